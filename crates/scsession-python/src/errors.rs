@@ -1,0 +1,45 @@
+//! Every core error becomes a Python exception here, and only here.
+//!
+//! Exception classes are written in Python (`scsession/exceptions.py`) so users can document,
+//! subclass and catch them; Rust raises them by import.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use scsession_core::keys::{KeyError, MIN_SECRET_LEN};
+use scsession_core::seal::MAX_COOKIE_LEN;
+
+pyo3::import_exception!(scsession.exceptions, SessionTooLargeError);
+
+/// A bad secret: says what is wrong and how to make a good one, never what the key was.
+pub fn key_error(err: KeyError) -> PyErr {
+    let problem = match err {
+        KeyError::Empty => "no secret_key was given".to_owned(),
+        KeyError::TooShort { index, len } => format!(
+            "secret key #{index} is {len} bytes long; scsession needs at least {MIN_SECRET_LEN}"
+        ),
+    };
+    PyValueError::new_err(format!(
+        "{problem}. Make a random one with `python -m scsession keygen` and pass it from the \
+         environment, e.g. secret_key=os.environ[\"SESSION_SECRET\"]"
+    ))
+}
+
+/// Browsers silently drop a cookie over 4096 bytes: refuse to write one, saying what to do.
+pub fn check_cookie_size(size: usize) -> PyResult<()> {
+    if size <= MAX_COOKIE_LEN {
+        return Ok(());
+    }
+    Err(SessionTooLargeError::new_err(format!(
+        "the session cookie would be {size} bytes (name and value), over the {MAX_COOKIE_LEN} \
+         bytes browsers keep. Store less in the session (an id rather than the object), or keep \
+         the data on the server with a store, e.g. SCsessionMiddleware(..., store=MemoryStore())"
+    )))
+}
+
+pub fn not_session_data() -> PyErr {
+    PyValueError::new_err("the bytes are not scsession session data")
+}
+
+pub fn bad_session_id() -> PyErr {
+    PyValueError::new_err("not a scsession session id (22 base64url characters)")
+}

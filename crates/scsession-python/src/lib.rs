@@ -1,0 +1,208 @@
+//! `scsession._core`: the Python surface of `scsession-core`.
+//!
+//! Every function here extracts its arguments, calls the core, maps the error and returns;
+//! the one piece of real work, turning Python objects into the binary format and back, lives in
+//! `convert.rs`. Errors are mapped in `errors.rs`.
+
+mod convert;
+mod errors;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use scsession_core::format::Encoder;
+use scsession_core::store::memory::MemoryStore as CoreMemoryStore;
+use scsession_core::{KeyRing, Lifetime, Record, Sealer as CoreSealer, SessionId};
+use std::time::Duration;
+
+/// What an opened cookie holds: `(id, created, last_seen, data_bytes, data)`.
+type OpenedCookie<'py> = (String, u64, u64, Bound<'py, PyBytes>, Bound<'py, PyDict>);
+/// What an opened store record holds: `(created, last_seen, data_bytes, data)`.
+type OpenedRecord<'py> = (u64, u64, Bound<'py, PyBytes>, Bound<'py, PyDict>);
+
+/// Serializes session data (a dict with str keys) to scsession's binary format.
+#[pyfunction]
+fn dumps<'py>(py: Python<'py>, data: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyBytes>> {
+    let mut enc = Encoder::with_capacity(256);
+    convert::encode_session(data, &mut enc).map_err(convert::EncodeFailure::into_pyerr)?;
+    Ok(PyBytes::new(py, &enc.finish()))
+}
+
+/// Decodes bytes made by `dumps`; `ValueError` when they are not session data.
+#[pyfunction]
+fn loads<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    convert::decode_session(py, data).ok_or_else(errors::not_session_data)
+}
+
+/// Raises the `TypeError` that saving would raise if `value` cannot be stored under `key`.
+#[pyfunction]
+fn check_value(key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let data = PyDict::new(key.py());
+    data.set_item(key, value)?;
+    let mut enc = Encoder::new();
+    convert::encode_session(&data, &mut enc).map_err(convert::EncodeFailure::into_pyerr)
+}
+
+/// A new random session id (128 bits from the OS CSPRNG), as 22 base64url characters.
+#[pyfunction]
+fn new_session_id() -> String {
+    SessionId::random().to_string()
+}
+
+/// Seals and opens sessions under a key ring, for one cookie name and one lifetime policy.
+#[pyclass(frozen, module = "scsession._core")]
+struct Sealer {
+    sealer: CoreSealer,
+    lifetime: Lifetime,
+    cookie_name_len: usize,
+}
+
+#[pymethods]
+impl Sealer {
+    #[new]
+    #[pyo3(signature = (secrets, cookie_name, max_age, idle_timeout))]
+    fn new(
+        secrets: Vec<Vec<u8>>,
+        cookie_name: &str,
+        max_age: Option<u64>,
+        idle_timeout: Option<u64>,
+    ) -> PyResult<Self> {
+        let ring = KeyRing::new(&secrets).map_err(errors::key_error)?;
+        Ok(Self {
+            sealer: CoreSealer::new(ring, cookie_name),
+            lifetime: Lifetime { max_age, idle_timeout },
+            cookie_name_len: cookie_name.len(),
+        })
+    }
+
+    /// `(id, created, last_seen, data_bytes, data)` for a valid, unexpired cookie, else None.
+    fn open_cookie<'py>(&self, py: Python<'py>, value: &str, now: u64) -> Option<OpenedCookie<'py>> {
+        let record = self.sealer.open_cookie(value.as_bytes()).ok()?;
+        if self.lifetime.is_expired(record.created, record.last_seen, now) {
+            return None;
+        }
+        let data = convert::decode_session(py, &record.data)?;
+        Some((
+            record.id.to_string(),
+            record.created,
+            record.last_seen,
+            PyBytes::new(py, &record.data),
+            data,
+        ))
+    }
+
+    /// The cookie value for a session; `SessionTooLargeError` past the browsers' 4096 bytes.
+    fn seal_cookie(&self, id: &str, created: u64, now: u64, data: &[u8]) -> PyResult<String> {
+        let record = Record { id: parse_id(id)?, created, last_seen: now, data: data.to_vec() };
+        let value = self.sealer.seal_cookie(&record);
+        errors::check_cookie_size(self.cookie_name_len + 1 + value.len())?;
+        Ok(value)
+    }
+
+    /// The cookie value for a server-side session: the id and its MAC.
+    fn sign_id(&self, id: &str) -> PyResult<String> {
+        Ok(self.sealer.sign_id(&parse_id(id)?))
+    }
+
+    /// The id inside a server-side session cookie, or None when its MAC does not verify.
+    fn verify_id(&self, value: &str) -> Option<String> {
+        self.sealer.verify_id(value.as_bytes()).ok().map(|id| id.to_string())
+    }
+
+    /// The encrypted record a store keeps for a session.
+    fn seal_record<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        created: u64,
+        now: u64,
+        data: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let record = Record { id: parse_id(id)?, created, last_seen: now, data: data.to_vec() };
+        Ok(PyBytes::new(py, &self.sealer.seal_record(&record)))
+    }
+
+    /// `(created, last_seen, data_bytes, data)` for a valid, unexpired record of `id`, else None.
+    fn open_record<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        blob: &[u8],
+        now: u64,
+    ) -> Option<OpenedRecord<'py>> {
+        let id: SessionId = id.parse().ok()?;
+        let record = self.sealer.open_record(&id, blob).ok()?;
+        if self.lifetime.is_expired(record.created, record.last_seen, now) {
+            return None;
+        }
+        let data = convert::decode_session(py, &record.data)?;
+        Some((record.created, record.last_seen, PyBytes::new(py, &record.data), data))
+    }
+
+    /// Whether an unchanged session must be rewritten to keep its idle deadline.
+    fn needs_refresh(&self, last_seen: u64, now: u64) -> bool {
+        self.lifetime.needs_refresh(last_seen, now)
+    }
+
+    /// Seconds until the session dies if nothing else happens, None without any limit.
+    fn remaining(&self, created: u64, last_seen: u64, now: u64) -> Option<u64> {
+        self.lifetime.remaining(created, last_seen, now)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Sealer: {:?}, keys redacted>", self.lifetime)
+    }
+}
+
+fn parse_id(id: &str) -> PyResult<SessionId> {
+    id.parse().map_err(|_| errors::bad_session_id())
+}
+
+/// The in-process store: sealed records by id, each expiring with its session.
+#[pyclass(frozen, module = "scsession._core")]
+struct MemoryStore {
+    inner: CoreMemoryStore,
+}
+
+#[pymethods]
+impl MemoryStore {
+    #[new]
+    fn new() -> Self {
+        Self { inner: CoreMemoryStore::new() }
+    }
+
+    fn load<'py>(&self, py: Python<'py>, id: &str) -> Option<Bound<'py, PyBytes>> {
+        let id: SessionId = id.parse().ok()?;
+        self.inner.load_now(&id).map(|blob| PyBytes::new(py, &blob))
+    }
+
+    fn save(&self, id: &str, data: &[u8], ttl_seconds: u64) -> PyResult<()> {
+        self.inner.save_now(&parse_id(id)?, data, Duration::from_secs(ttl_seconds));
+        Ok(())
+    }
+
+    fn update(&self, id: &str, data: &[u8], ttl_seconds: u64) -> PyResult<bool> {
+        Ok(self.inner.update_now(&parse_id(id)?, data, Duration::from_secs(ttl_seconds)))
+    }
+
+    fn delete(&self, id: &str) {
+        if let Ok(id) = id.parse() {
+            self.inner.delete_now(&id);
+        }
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(dumps, m)?)?;
+    m.add_function(wrap_pyfunction!(loads, m)?)?;
+    m.add_function(wrap_pyfunction!(check_value, m)?)?;
+    m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
+    m.add_class::<Sealer>()?;
+    m.add_class::<MemoryStore>()?;
+    m.add("MAX_COOKIE_SIZE", scsession_core::seal::MAX_COOKIE_LEN)?;
+    Ok(())
+}

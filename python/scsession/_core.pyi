@@ -1,0 +1,68 @@
+"""Type stubs of ``scsession._core``, the Rust engine (crates/scsession-python)."""
+
+from collections.abc import Sequence
+from typing import Any, Final, final
+
+MAX_COOKIE_SIZE: Final[int]
+
+def dumps(data: dict[str, Any]) -> bytes:
+    """Serializes session data; ``TypeError`` naming the key for a value it cannot store."""
+
+def loads(data: bytes) -> dict[str, Any]:
+    """Decodes bytes made by :func:`dumps`; ``ValueError`` if they are not session data."""
+
+def check_value(key: object, value: object) -> None:
+    """Raises the ``TypeError`` that saving would raise if ``value`` cannot be stored."""
+
+def new_session_id() -> str:
+    """A new random session id: 128 bits from the OS CSPRNG as 22 base64url characters."""
+
+@final
+class Sealer:
+    """Seals and opens sessions under a key ring, for one cookie name and lifetime policy."""
+
+    def __init__(
+        self,
+        secrets: Sequence[bytes],
+        cookie_name: str,
+        max_age: int | None,
+        idle_timeout: int | None,
+    ) -> None: ...
+    def open_cookie(
+        self, value: str, now: int
+    ) -> tuple[str, int, int, bytes, dict[str, Any]] | None:
+        """``(id, created, last_seen, data_bytes, data)`` of a valid, unexpired cookie."""
+
+    def seal_cookie(self, id: str, created: int, now: int, data: bytes) -> str:
+        """A cookie value; ``SessionTooLargeError`` past 4096 bytes with the name."""
+
+    def sign_id(self, id: str) -> str:
+        """The cookie value of a server-side session: its id and a MAC."""
+
+    def verify_id(self, value: str) -> str | None:
+        """The id in a server-side session cookie, or ``None`` if the MAC does not verify."""
+
+    def seal_record(self, id: str, created: int, now: int, data: bytes) -> bytes:
+        """The encrypted record a store keeps for a session."""
+
+    def open_record(
+        self, id: str, blob: bytes, now: int
+    ) -> tuple[int, int, bytes, dict[str, Any]] | None:
+        """``(created, last_seen, data_bytes, data)`` of a valid, unexpired record of ``id``."""
+
+    def needs_refresh(self, last_seen: int, now: int) -> bool:
+        """Whether an unchanged session must be rewritten to keep its idle deadline."""
+
+    def remaining(self, created: int, last_seen: int, now: int) -> int | None:
+        """Seconds until the session ends if nothing else happens; ``None`` without limits."""
+
+@final
+class MemoryStore:
+    """Sealed session records in process memory, each expiring after its ttl."""
+
+    def __init__(self) -> None: ...
+    def load(self, id: str) -> bytes | None: ...
+    def save(self, id: str, data: bytes, ttl_seconds: int) -> None: ...
+    def update(self, id: str, data: bytes, ttl_seconds: int) -> bool: ...
+    def delete(self, id: str) -> None: ...
+    def __len__(self) -> int: ...

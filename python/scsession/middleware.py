@@ -1,0 +1,212 @@
+"""The ASGI middleware: puts a :class:`Session` in the scope and saves it as the response starts.
+
+Pure ASGI (no ``BaseHTTPMiddleware``). Per request it costs a ``Session`` object and a send
+wrapper; the cookie is only opened if the handler uses the session, and a Set-Cookie header is
+only sent when the session's serialized bytes changed (or it was regenerated, emptied,
+invalidated, or needs its idle deadline pushed back).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Sequence
+from typing import Any, Literal
+
+from scsession import _clock, _core
+from scsession.session import Session
+from scsession.stores import SessionStore
+
+__all__ = ["SCsessionMiddleware"]
+
+logger = logging.getLogger("scsession")
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+ASGIApp = Any
+
+#: Store records of sessions that have neither max_age nor idle_timeout still need an end.
+STORE_TTL_WITHOUT_LIMITS = 14 * 24 * 3600
+#: The bytes ``_core.dumps`` makes of an empty session.
+_EMPTY = _core.dumps({})
+_SESSION_SCOPES = frozenset(("http", "websocket"))
+#: Messages that carry response headers: where a Set-Cookie can still go.
+_HEADER_MESSAGES = frozenset(("http.response.start", "websocket.accept"))
+_EXPIRED = "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+class SCsessionMiddleware:
+    """Sessions for Starlette and FastAPI apps: ``request.session`` is a :class:`Session`.
+
+    Args:
+        app: the ASGI app to wrap.
+        secret_key: at least 32 random bytes (a ``str`` counts its UTF-8 bytes), or a list of
+            keys to rotate: the first seals, every one opens. Make one with
+            ``python -m scsession keygen``; keep it out of the code.
+        store: ``None`` seals the whole session into the cookie. A store (``MemoryStore()``, or
+            any object with async ``load``/``save``/``delete``) keeps the data on the server and
+            puts only the signed session id in the cookie.
+        cookie_name: the cookie's name.
+        max_age: seconds a session lives from its creation, however active (``None``: until the
+            browser closes, with no server-side absolute limit).
+        idle_timeout: seconds without a request after which the session is dead.
+        cookie_path, cookie_domain: the cookie's Path and Domain.
+        cookie_https_only: send the cookie with ``Secure``. Turning this off lets the cookie
+            travel over plain http, where anyone on the network can copy it and act as the user:
+            only for local development.
+        cookie_same_site: the cookie's SameSite: ``"lax"`` (default), ``"strict"`` or ``"none"``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret_key: str | bytes | Sequence[str | bytes],
+        store: SessionStore | None = None,
+        cookie_name: str = "session",
+        max_age: int | None = 1209600,
+        idle_timeout: int | None = None,
+        cookie_path: str = "/",
+        cookie_domain: str | None = None,
+        cookie_https_only: bool = True,
+        cookie_same_site: Literal["lax", "strict", "none"] = "lax",
+    ) -> None:
+        if cookie_same_site not in ("lax", "strict", "none"):
+            raise ValueError(
+                f"cookie_same_site must be 'lax', 'strict' or 'none', not {cookie_same_site!r}"
+            )
+        if cookie_same_site == "none" and not cookie_https_only:
+            raise ValueError(
+                "cookie_same_site='none' needs cookie_https_only=True: browsers drop SameSite=None "
+                "cookies that are not Secure"
+            )
+        for name, value in (("max_age", max_age), ("idle_timeout", idle_timeout)):
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds or None")
+        self.app = app
+        self.store = store
+        self.max_age = max_age
+        self._sealer = _core.Sealer(_secrets(secret_key), cookie_name, max_age, idle_timeout)
+        self._cookie_prefix = cookie_name + "="
+        where = f"; Path={cookie_path}" + (f"; Domain={cookie_domain}" if cookie_domain else "")
+        flags = "; HttpOnly" + ("; Secure" if cookie_https_only else "")
+        flags += f"; SameSite={cookie_same_site.capitalize()}"
+        # Precomputed so a response only formats the value and Max-Age.
+        self._cookie_where = where
+        self._cookie_flags = flags
+        self._delete_cookie = f"{cookie_name}={where}{_EXPIRED}{flags}".encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] not in _SESSION_SCOPES:
+            await self.app(scope, receive, send)
+            return
+        if self.store is None:
+            session = Session(self._open_cookie, scope)
+            scope["session"] = session
+        else:
+            session = await self._load_from_store(scope)
+            scope["session"] = session
+
+        def send_wrapper(message: Message) -> Awaitable[None]:
+            # A plain function returning send's awaitable: no extra coroutine per message.
+            if message["type"] in _HEADER_MESSAGES and session._loader is None:
+                return self._send_with_cookie(message, session, send)
+            return send(message)  # type: ignore[no-any-return]
+
+        await self.app(scope, receive, send_wrapper)
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def _cookie_values(self, scope: Scope) -> list[str]:
+        """Our cookie's values in the request, most specific path first (as browsers send)."""
+        prefix = self._cookie_prefix
+        values = []
+        for key, raw in scope.get("headers", ()):
+            if key == b"cookie":
+                for part in raw.decode("latin-1").split(";"):
+                    part = part.strip()
+                    if part.startswith(prefix):
+                        values.append(part[len(prefix) :].strip('"'))
+        return values
+
+    def _open_cookie(self, session: Session, scope: Scope) -> None:
+        """The lazy loader of a cookie session; runs at the session's first use."""
+        now = _clock.now()
+        for value in self._cookie_values(scope):
+            opened = self._sealer.open_cookie(value, now)
+            if opened is not None:
+                session._restore(*opened)
+                return
+            logger.debug("scsession: a session cookie did not open; starting a fresh session")
+
+    async def _load_from_store(self, scope: Scope) -> Session:
+        session = Session()
+        assert self.store is not None
+        now = _clock.now()
+        for value in self._cookie_values(scope):
+            session_id = self._sealer.verify_id(value)
+            if session_id is None:
+                logger.debug("scsession: a session cookie failed its MAC check; ignored")
+                continue
+            blob = await self.store.load(session_id)
+            opened = None if blob is None else self._sealer.open_record(session_id, blob, now)
+            if opened is not None:
+                session._restore(session_id, *opened)
+                break
+        return session
+
+    # -- saving ----------------------------------------------------------------------------------
+
+    async def _send_with_cookie(self, message: Message, session: Session, send: Any) -> None:
+        header = await self._commit(session)
+        if header is not None:
+            message = {**message, "headers": [*message.get("headers", ()), (b"set-cookie", header)]}
+        await send(message)
+
+    async def _commit(self, session: Session) -> bytes | None:
+        """Saves the session if it needs it; returns the Set-Cookie value to send, if any."""
+        data = _core.dumps(session)
+        store = self.store
+        if data == _EMPTY:
+            # Emptied, invalidated, or never written: forget it everywhere it was.
+            if store is not None:
+                for dead in {session._retired_id, session._loaded_id} - {None}:
+                    await store.delete(dead)  # type: ignore[arg-type]
+            return self._delete_cookie if session._loaded_id is not None else None
+
+        now = _clock.now()
+        changed = data != session._original or session._force
+        if not changed and not (
+            session._loaded_id is not None and self._sealer.needs_refresh(session._last_seen, now)
+        ):
+            return None
+        if session._id is None:
+            session._id = _core.new_session_id()
+        if session._created == 0:
+            session._created = now
+        session_id, created = session._id, session._created
+        remaining = self._sealer.remaining(created, now, now)
+
+        if store is None:
+            value = self._sealer.seal_cookie(session_id, created, now, data)
+        else:
+            blob = self._sealer.seal_record(session_id, created, now, data)
+            ttl = remaining if remaining is not None else STORE_TTL_WITHOUT_LIMITS
+            if session_id == session._loaded_id and hasattr(store, "update"):
+                if not await store.update(session_id, blob, ttl):
+                    # Ended meanwhile (a sign-out in another request): never bring it back.
+                    return self._delete_cookie
+            else:
+                await store.save(session_id, blob, ttl)
+            if session._retired_id is not None:
+                # Only now, so the new id holds the data before the old one dies.
+                await store.delete(session._retired_id)
+            value = self._sealer.sign_id(session_id)
+
+        session._original, session._last_seen, session._force = data, now, False
+        max_age = "" if self.max_age is None else f"; Max-Age={remaining}"
+        cookie = f"{self._cookie_prefix}{value}{self._cookie_where}{max_age}{self._cookie_flags}"
+        return cookie.encode("latin-1")
+
+
+def _secrets(secret_key: str | bytes | Sequence[str | bytes]) -> list[bytes]:
+    keys = [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)
+    return [key.encode() if isinstance(key, str) else bytes(key) for key in keys]

@@ -1,0 +1,277 @@
+"""The dict that users touch as ``request.session``.
+
+``Session`` subclasses ``dict`` so that it goes wherever Starlette's plain-dict session went
+(``json.dumps``, ``dict(...)``, Jinja, ``isinstance(x, dict)``). A cookie session is lazy: its
+data is decrypted on the first use of any method. Until then the dict's own storage holds one
+placeholder entry, so C code that checks a dict's size before asking for its items (``json``
+does) asks, and thereby loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple, Self
+
+from scsession import _core
+
+__all__ = ["Flash", "Session"]
+
+#: Where pending flashes live in the session data.
+FLASHES_KEY = "_flashes"
+#: The placeholder a not-yet-loaded session holds in its dict storage (see the module doc).
+_UNLOADED = "__scsession_not_loaded__"
+
+_MISSING: Any = object()
+
+
+class Flash(NamedTuple):
+    """A one-time message for the next page, from :meth:`Session.flash`."""
+
+    category: str
+    message: str
+
+
+class Session(dict[str, Any]):
+    """A user's session: a ``dict`` that is saved when the response starts.
+
+    Besides every dict method it has :meth:`flash`, :meth:`flashes`, :meth:`regenerate`,
+    :meth:`invalidate` and :attr:`id`. Values must be of the types scsession can store (see the
+    README); ``session[key] = value`` with anything else raises ``TypeError`` naming the key.
+    """
+
+    # Bookkeeping for the middleware; users never set these.
+    __slots__ = (
+        "_created",
+        "_force",
+        "_id",
+        "_last_seen",
+        "_loaded_id",
+        "_loader",
+        "_original",
+        "_retired_id",
+        "_source",
+    )
+
+    def __init__(
+        self, loader: Callable[[Session, Any], None] | None = None, source: Any = None
+    ) -> None:
+        # dict.__new__ already made the empty storage; no dict.__init__ call needed.
+        self._loader = loader
+        self._source = source  # what the loader reads: the ASGI scope
+        self._id: str | None = None
+        self._loaded_id: str | None = None  # the id of the valid session the request came with
+        self._retired_id: str | None = None  # an id that must die at save (regenerate, logout)
+        self._original: bytes | None = None  # the data as loaded, to tell whether it changed
+        self._created = 0
+        self._last_seen = 0
+        self._force = False  # re-send the cookie even if the data did not change
+        if loader is not None:
+            dict.__setitem__(self, _UNLOADED, True)
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        loader = self._loader
+        if loader is not None:
+            self._loader = None
+            dict.clear(self)
+            loader(self, self._source)
+            self._source = None
+
+    def _restore(
+        self, session_id: str, created: int, last_seen: int, original: bytes, data: dict[str, Any]
+    ) -> None:
+        """Fills the session with what a valid cookie or store record held."""
+        dict.update(self, data)
+        self._id = self._loaded_id = session_id
+        self._created = created
+        self._last_seen = last_seen
+        self._original = original
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the data has been read from the cookie (always true with a store)."""
+        return self._loader is None
+
+    # -- what scsession adds to dict -------------------------------------------------------------
+
+    @property
+    def id(self) -> str | None:
+        """The session id: ``None`` until a new session is first saved."""
+        self._load()
+        return self._id
+
+    def flash(self, category: str, message: str) -> None:
+        """Queues a message for the next page; :meth:`flashes` returns it once."""
+        self._load()
+        pending = dict.get(self, FLASHES_KEY)
+        if not isinstance(pending, list):
+            pending = []
+        pending.append([category, message])
+        self[FLASHES_KEY] = pending
+
+    def flashes(self, category: str | None = None) -> list[Flash]:
+        """Returns and removes the pending flashes: all of them, or those of one category."""
+        self._load()
+        pending = dict.get(self, FLASHES_KEY)
+        if not isinstance(pending, list) or not pending:
+            return []
+        taken = [Flash(c, m) for c, m in pending if category is None or c == category]
+        kept = [entry for entry in pending if category is not None and entry[0] != category]
+        if kept:
+            dict.__setitem__(self, FLASHES_KEY, kept)
+        else:
+            dict.__delitem__(self, FLASHES_KEY)
+        return taken
+
+    def regenerate(self) -> None:
+        """Gives the session a new id, keeping its data; the old id stops working.
+
+        Call it whenever privileges change, above all at sign-in, so that an id an attacker
+        planted before sign-in (session fixation) is worthless after it.
+        """
+        self._load()
+        self._retire()
+        self._id = _core.new_session_id()
+        self._created = 0
+        self._force = True
+
+    def invalidate(self) -> None:
+        """Ends the session (sign-out): the data is cleared, the store record deleted and the
+        cookie removed. Anything stored after this call starts a new session under a new id."""
+        self._load()
+        dict.clear(self)
+        self._retire()
+        self._id = None
+        self._created = 0
+
+    def _retire(self) -> None:
+        if self._retired_id is None:
+            self._retired_id = self._loaded_id
+
+    # -- dict, loading first ---------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        self._load()
+        return dict.__getitem__(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._load()
+        _core.check_value(key, value)
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._load()
+        dict.__delitem__(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        self._load()
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        self._load()
+        return dict.__iter__(self)
+
+    def __reversed__(self) -> Iterator[str]:
+        self._load()
+        return dict.__reversed__(self)
+
+    def __len__(self) -> int:
+        self._load()
+        return dict.__len__(self)
+
+    def __repr__(self) -> str:
+        self._load()
+        return f"Session({dict.__repr__(self)})"
+
+    def __eq__(self, other: object) -> bool:
+        self._load()
+        if isinstance(other, Session):
+            other._load()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __or__(self, other: Mapping[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other: Mapping[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        merged = dict(other)
+        merged.update(self.copy())
+        return merged
+
+    def __ior__(self, other: Any) -> Self:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._load()
+        return dict.get(self, key, default)
+
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        self._load()
+        if default is _MISSING:
+            return dict.pop(self, key)
+        return dict.pop(self, key, default)
+
+    def popitem(self) -> tuple[str, Any]:
+        self._load()
+        return dict.popitem(self)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._load()
+        if not dict.__contains__(self, key):
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        self._load()
+        pairs: Iterable[tuple[str, Any]]
+        if isinstance(other, Mapping):
+            pairs = other.items()
+        elif hasattr(other, "keys"):
+            pairs = ((key, other[key]) for key in other.keys())
+        else:
+            pairs = other
+        for key, value in pairs:
+            self[key] = value
+        for key, value in kwargs.items():
+            self[key] = value
+
+    def clear(self) -> None:
+        self._load()
+        dict.clear(self)
+
+    def keys(self) -> Any:
+        self._load()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._load()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._load()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, Any]:
+        """A plain ``dict`` with the same (shallow-copied) contents."""
+        self._load()
+        return dict(dict.items(self))
+
+    def __copy__(self) -> dict[str, Any]:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        import copy
+
+        return copy.deepcopy(self.copy(), memo)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles as the plain dict it holds: the bookkeeping means nothing elsewhere.
+        return (dict, (self.copy(),))

@@ -1,0 +1,68 @@
+"""Where server-side sessions live.
+
+A store keeps opaque, already encrypted records by session id; it never sees session data in
+the clear. Anything with the three async methods of :class:`SessionStore` is a store.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from scsession import _core
+
+__all__ = ["MemoryStore", "SessionStore"]
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """What the middleware needs of a store. Ids are 22 base64url characters.
+
+    A store may also define ``async update(id, data, ttl_seconds) -> bool`` that replaces a record
+    only if it still exists; the middleware then uses it for existing sessions, so that a slow
+    request finishing after a sign-out cannot write the session back. Built-in stores have it.
+    """
+
+    async def load(self, id: str) -> bytes | None:
+        """The record saved under ``id``, or ``None`` if there is none or it expired."""
+        ...
+
+    async def save(self, id: str, data: bytes, ttl_seconds: int) -> None:
+        """Stores ``data`` under ``id`` (insert or replace), to expire after ``ttl_seconds``."""
+        ...
+
+    async def delete(self, id: str) -> None:
+        """Removes the record of ``id``; no error if there is none."""
+        ...
+
+
+class MemoryStore:
+    """Sessions in this process's memory (Rust), each expiring with its session.
+
+    For development, tests and single-process apps: the sessions are lost on restart and are
+    not shared between workers.
+    """
+
+    __slots__ = ("_records",)
+
+    def __init__(self) -> None:
+        self._records = _core.MemoryStore()
+
+    # Memory operations never wait, so these coroutines finish without suspending.
+    async def load(self, id: str) -> bytes | None:
+        return self._records.load(id)
+
+    async def save(self, id: str, data: bytes, ttl_seconds: int) -> None:
+        self._records.save(id, data, ttl_seconds)
+
+    async def update(self, id: str, data: bytes, ttl_seconds: int) -> bool:
+        return self._records.update(id, data, ttl_seconds)
+
+    async def delete(self, id: str) -> None:
+        self._records.delete(id)
+
+    def __len__(self) -> int:
+        """How many sessions are stored (expired ones may linger until swept)."""
+        return len(self._records)
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(<{len(self)} sessions>)"

@@ -83,6 +83,8 @@ class SCsessionMiddleware:
                 raise ValueError(f"{name} must be a positive number of seconds or None")
         self.app = app
         self.store = store
+        self._store_update = getattr(store, "update", None)  # optional: update-only-if-present
+        self._loader = self._open_cookie  # bound once, not per request
         self.max_age = max_age
         self._sealer = _core.Sealer(_secrets(secret_key), cookie_name, max_age, idle_timeout)
         self._cookie_prefix = cookie_name + "="
@@ -99,7 +101,7 @@ class SCsessionMiddleware:
             await self.app(scope, receive, send)
             return
         if self.store is None:
-            session = Session(self._open_cookie, scope)
+            session = Session(self._loader, scope)
             scope["session"] = session
         else:
             session = await self._load_from_store(scope)
@@ -190,8 +192,8 @@ class SCsessionMiddleware:
         else:
             blob = self._sealer.seal_record(session_id, created, now, data)
             ttl = remaining if remaining is not None else STORE_TTL_WITHOUT_LIMITS
-            if session_id == session._loaded_id and hasattr(store, "update"):
-                if not await store.update(session_id, blob, ttl):
+            if session_id == session._loaded_id and self._store_update is not None:
+                if not await self._store_update(session_id, blob, ttl):
                     # Ended meanwhile (a sign-out in another request): never bring it back.
                     return self._delete_cookie
             else:

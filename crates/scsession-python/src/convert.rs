@@ -41,6 +41,7 @@ enum Problem {
     Unsupported(String),
     TooDeep,
     TooLong,
+    Invalid,
     Python(PyErr),
 }
 
@@ -71,6 +72,9 @@ impl EncodeFailure {
             Problem::TooLong => PyValueError::new_err(format!(
                 "the value at {location} is too large to store in a session"
             )),
+            Problem::Invalid => {
+                PyValueError::new_err(format!("the value at {location} is out of range"))
+            }
             Problem::Python(err) => err,
         }
     }
@@ -87,6 +91,9 @@ impl From<format::EncodeError> for EncodeFailure {
         Self::new(match err {
             format::EncodeError::TooDeep => Problem::TooDeep,
             format::EncodeError::TooLong => Problem::TooLong,
+            // Python's own types keep dates and decimals in range, and this file balances every
+            // container it opens, so these mean a bug rather than a user mistake.
+            format::EncodeError::InvalidValue | format::EncodeError::Unbalanced => Problem::Invalid,
         })
     }
 }
@@ -98,8 +105,14 @@ fn key_segment(key: &Bound<'_, PyAny>) -> String {
     }
 }
 
-/// Encodes a session mapping: top-level keys must be `str` (a session is `MutableMapping[str, Any]`).
-pub fn encode_session(data: &Bound<'_, PyDict>, enc: &mut Encoder) -> Result<(), EncodeFailure> {
+/// Encodes session data (a dict with str keys, as a session is `MutableMapping[str, Any]`).
+pub fn encode_session(data: &Bound<'_, PyDict>) -> Result<Vec<u8>, EncodeFailure> {
+    let mut enc = Encoder::with_capacity(256);
+    encode_session_into(data, &mut enc)?;
+    Ok(enc.try_finish()?)
+}
+
+fn encode_session_into(data: &Bound<'_, PyDict>, enc: &mut Encoder) -> Result<(), EncodeFailure> {
     enc.begin(Container::Dict, data.len())?;
     for (key, value) in data.iter() {
         let Ok(key_str) = key.cast::<PyString>() else {
@@ -279,22 +292,20 @@ impl<'py> PyBuilder<'py> {
     }
 }
 
-/// Decode failures inside the builder: the format was wrong, or Python refused a value (an
-/// unhashable set member, say). Either way the caller treats the data as absent.
-pub enum BuildError {
-    Format,
-    Python(PyErr),
-}
+/// A decode failure inside the builder: the format was wrong, or Python refused a value (an
+/// unhashable set member, say). Either way the caller treats the data as absent, so the reason
+/// is not kept.
+pub struct BuildError;
 
 impl From<DecodeError> for BuildError {
     fn from(_: DecodeError) -> Self {
-        Self::Format
+        Self
     }
 }
 
 impl From<PyErr> for BuildError {
-    fn from(err: PyErr) -> Self {
-        Self::Python(err)
+    fn from(_: PyErr) -> Self {
+        Self
     }
 }
 

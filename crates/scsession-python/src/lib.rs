@@ -9,8 +9,7 @@ mod errors;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use scsession_core::format::Encoder;
-use scsession_core::store::memory::MemoryStore as CoreMemoryStore;
+use scsession_core::store::MemoryStore as CoreMemoryStore;
 use scsession_core::{KeyRing, Lifetime, Record, Sealer as CoreSealer, SessionId};
 use std::time::Duration;
 
@@ -22,9 +21,8 @@ type OpenedRecord<'py> = (u64, u64, Bound<'py, PyBytes>, Bound<'py, PyDict>);
 /// Serializes session data (a dict with str keys) to scsession's binary format.
 #[pyfunction]
 fn dumps<'py>(py: Python<'py>, data: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyBytes>> {
-    let mut enc = Encoder::with_capacity(256);
-    convert::encode_session(data, &mut enc).map_err(convert::EncodeFailure::into_pyerr)?;
-    Ok(PyBytes::new(py, &enc.finish()))
+    let bytes = convert::encode_session(data).map_err(convert::EncodeFailure::into_pyerr)?;
+    Ok(PyBytes::new(py, &bytes))
 }
 
 /// Decodes bytes made by `dumps`; `ValueError` when they are not session data.
@@ -38,8 +36,7 @@ fn loads<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
 fn check_value(key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
     let data = PyDict::new(key.py());
     data.set_item(key, value)?;
-    let mut enc = Encoder::new();
-    convert::encode_session(&data, &mut enc).map_err(convert::EncodeFailure::into_pyerr)
+    convert::encode_session(&data).map(drop).map_err(convert::EncodeFailure::into_pyerr)
 }
 
 /// A new random session id (128 bits from the OS CSPRNG), as 22 base64url characters.

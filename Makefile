@@ -1,0 +1,91 @@
+# scsession developer front door. `make` (or `make help`) lists the targets.
+# Needs only Rust, Python 3 (>= 3.11) and, on a bare Debian, apt for python3-venv.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+DEMO_PORT ?= 8000
+PYTEST_ARGS ?=
+
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+# Stamps live inside .venv, so deleting .venv also forgets that the extension was installed there.
+VENV_STAMP := $(VENV)/.stamp-requirements
+BUILD_STAMP := $(VENV)/.stamp-build
+# What the extension is built from. Python sources are not listed: `maturin develop` installs
+# python/ in editable mode, so edits there need no rebuild. Cargo uses ./target (or
+# $CARGO_TARGET_DIR) for every command here, maturin included.
+RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml 2>/dev/null) \
+	Cargo.toml $(wildcard Cargo.lock)
+STUBTEST_ALLOWLIST := $(wildcard stubtest-allowlist.txt)
+
+.PHONY: help venv build demo test bench lint format clean
+
+help: ## list the targets (this text)
+	@echo "usage: make TARGET   (variables: PYTHON=$(PYTHON) DEMO_PORT=$(DEMO_PORT) PYTEST_ARGS=...)"
+	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+venv: $(VENV_STAMP) ## create .venv and install requirements-dev.txt (again only when it changes)
+
+$(VENV_STAMP): requirements-dev.txt
+	@if ! $(VENV_PY) -m pip --version >/dev/null 2>&1; then \
+		rm -rf $(VENV); \
+		if ! $(PYTHON) -m venv $(VENV); then \
+			echo "== $(PYTHON) -m venv failed; Debian ships venv/ensurepip separately: installing python3-venv"; \
+			rm -rf $(VENV); \
+			apt-get update; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; \
+			$(PYTHON) -m venv $(VENV); \
+		fi; \
+	fi
+	$(VENV_PY) -m pip install --disable-pip-version-check --quiet -r requirements-dev.txt
+	@touch $@
+
+build: $(BUILD_STAMP) ## compile the Rust extension into .venv (maturin develop --release) when sources changed
+
+# Order-only on the venv: new dev requirements do not call for a rebuild, a new .venv does
+# (its stamps go with it).
+$(BUILD_STAMP): $(RUST_SOURCES) pyproject.toml | $(VENV_STAMP)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release
+	@touch $@
+
+demo: build ## run examples/app.py with uvicorn on http://127.0.0.1:8000/ (or DEMO_PORT)
+	@secret="$${SESSION_SECRET:-}"; \
+	if [ -z "$$secret" ]; then \
+		secret="$$($(VENV_PY) -m scsession keygen)"; \
+		echo "SESSION_SECRET is not set: using a new random one (sessions end with this server)."; \
+	fi; \
+	echo "scsession demo: open http://127.0.0.1:$(DEMO_PORT)/"; \
+	SESSION_SECRET="$$secret" exec $(VENV_PY) -m uvicorn --app-dir examples app:app \
+		--host 127.0.0.1 --port $(DEMO_PORT)
+
+test: build ## Rust tests, clippy, then pytest (PYTEST_ARGS=... passes options on)
+	cargo test --workspace
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+bench: build ## compare with other session middlewares (benches/bench_middleware.py)
+	$(VENV_PY) benches/bench_middleware.py
+
+lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/mypy --strict python/scsession
+	$(VENV_PY) -m mypy.stubtest scsession._core $(if $(STUBTEST_ALLOWLIST),--allowlist $(STUBTEST_ALLOWLIST))
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Fixes first, then the formatter, so that code moved by a fix ends up formatted too.
+format: venv ## apply ruff fixes, ruff format and cargo fmt
+	$(VENV)/bin/ruff check --fix-only
+	$(VENV)/bin/ruff format
+	cargo fmt --all
+
+clean: ## remove build outputs and caches (keeps .venv; rm -rf .venv for a fresh one)
+	cargo clean
+	rm -f python/scsession/_core*.so $(BUILD_STAMP)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

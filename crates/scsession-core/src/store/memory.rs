@@ -1,0 +1,284 @@
+//! The in-process store: a map behind a mutex. Sessions vanish when the process ends and are
+//! not shared between processes; for one process (development, tests, a single worker).
+
+use core::fmt;
+use std::collections::HashMap;
+use std::future::{ready, Future};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{SessionStore, StoreError};
+use crate::id::SessionId;
+
+/// Expired entries are swept from the map once every this many writes.
+const SWEEP_EVERY: u32 = 1024;
+
+struct Entry {
+    blob: Vec<u8>,
+    /// `None`: a time to live too long to represent, i.e. never.
+    expires: Option<Instant>,
+}
+
+impl Entry {
+    fn new(blob: &[u8], ttl: Duration, now: Instant) -> Self {
+        Self {
+            blob: blob.to_vec(),
+            expires: now.checked_add(ttl),
+        }
+    }
+
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|e| now < e)
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<SessionId, Entry>,
+    writes: u32,
+}
+
+/// Sessions in this process's memory. Its synchronous `*_now` methods do the work (the Python
+/// bindings call them directly); the [`SessionStore`] methods wrap them in ready futures.
+///
+/// ```
+/// use std::time::Duration;
+/// use scsession_core::store::MemoryStore;
+/// use scsession_core::SessionId;
+///
+/// let store = MemoryStore::new();
+/// let id = SessionId::random();
+/// store.save_now(&id, b"blob", Duration::from_secs(60));
+/// assert_eq!(store.load_now(&id), Some(b"blob".to_vec()));
+/// store.delete_now(&id);
+/// assert!(!store.update_now(&id, b"again", Duration::from_secs(60)));
+/// assert_eq!(store.len(), 0);
+/// ```
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("entries", &self.lock().map.len())
+            .finish()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The map stays consistent whatever panicked while holding the lock, so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The blob under `id`, or `None` when missing or expired.
+    #[must_use]
+    pub fn load_now(&self, id: &SessionId) -> Option<Vec<u8>> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        match inner.map.get(id) {
+            Some(entry) if entry.live(now) => Some(entry.blob.clone()),
+            Some(_) => {
+                inner.map.remove(id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Inserts or replaces the blob under `id` for `ttl`.
+    pub fn save_now(&self, id: &SessionId, blob: &[u8], ttl: Duration) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.map.insert(*id, Entry::new(blob, ttl, now));
+        inner.wrote(now);
+    }
+
+    /// Replaces the blob under `id` only if an unexpired entry is there; `false` otherwise.
+    #[must_use]
+    pub fn update_now(&self, id: &SessionId, blob: &[u8], ttl: Duration) -> bool {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let updated = match inner.map.get_mut(id) {
+            Some(entry) if entry.live(now) => {
+                *entry = Entry::new(blob, ttl, now);
+                true
+            }
+            Some(_) => {
+                inner.map.remove(id);
+                false
+            }
+            None => false,
+        };
+        inner.wrote(now);
+        updated
+    }
+
+    /// Removes `id`, if there.
+    pub fn delete_now(&self, id: &SessionId) {
+        self.lock().map.remove(id);
+    }
+
+    /// Number of unexpired sessions (counts them: linear in the size of the map).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        let now = Instant::now();
+        self.lock().map.values().filter(|e| e.live(now)).count()
+    }
+
+    /// Whether no unexpired session is stored.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Inner {
+    fn wrote(&mut self, now: Instant) {
+        self.writes += 1;
+        if self.writes >= SWEEP_EVERY {
+            self.writes = 0;
+            self.map.retain(|_, e| e.live(now));
+        }
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn load(
+        &self,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send {
+        ready(Ok(self.load_now(id)))
+    }
+
+    fn save(
+        &self,
+        id: &SessionId,
+        blob: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.save_now(id, blob, ttl);
+        ready(Ok(()))
+    }
+
+    fn update(
+        &self,
+        id: &SessionId,
+        blob: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        ready(Ok(self.update_now(id, blob, ttl)))
+    }
+
+    fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.delete_now(id);
+        ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::{Context, Poll, Waker};
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        let mut cx = Context::from_waker(Waker::noop());
+        match std::pin::pin!(f).as_mut().poll(&mut cx) {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("memory store futures are ready at once"),
+        }
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn save_load_update_delete() {
+        let store = MemoryStore::new();
+        let id = SessionId::random();
+        assert_eq!(store.load_now(&id), None);
+        assert!(!store.update_now(&id, b"x", MINUTE));
+        assert_eq!(store.load_now(&id), None, "update never inserts");
+        store.save_now(&id, b"one", MINUTE);
+        assert_eq!(store.load_now(&id), Some(b"one".to_vec()));
+        store.save_now(&id, b"two", MINUTE);
+        assert_eq!(store.load_now(&id), Some(b"two".to_vec()));
+        assert!(store.update_now(&id, b"three", MINUTE));
+        assert_eq!(store.load_now(&id), Some(b"three".to_vec()));
+        assert_eq!(store.len(), 1);
+        assert!(!store.is_empty());
+        store.delete_now(&id);
+        store.delete_now(&id);
+        assert_eq!(store.load_now(&id), None);
+        assert!(!store.update_now(&id, b"zombie", MINUTE));
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn expired_entries_are_missing() {
+        let store = MemoryStore::new();
+        let id = SessionId::random();
+        store.save_now(&id, b"gone", Duration::ZERO);
+        assert_eq!(store.len(), 0);
+        assert!(!store.update_now(&id, b"back", MINUTE));
+        assert_eq!(store.load_now(&id), None);
+        // A time to live too long for Instant means "never".
+        store.save_now(&id, b"forever", Duration::MAX);
+        assert_eq!(store.load_now(&id), Some(b"forever".to_vec()));
+        assert!(store.update_now(&id, b"still", Duration::MAX));
+    }
+
+    #[test]
+    fn sweeps_expired_entries() {
+        let store = MemoryStore::new();
+        for _ in 0..SWEEP_EVERY - 1 {
+            store.save_now(&SessionId::random(), b"", Duration::ZERO);
+        }
+        assert_eq!(store.lock().map.len(), (SWEEP_EVERY - 1) as usize);
+        store.save_now(&SessionId::random(), b"", MINUTE);
+        assert_eq!(store.lock().map.len(), 1);
+    }
+
+    #[test]
+    fn trait_methods_follow_the_contract() {
+        let store = MemoryStore::default();
+        let id = SessionId::random();
+        assert_eq!(block_on(store.load(&id)), Ok(None));
+        assert_eq!(block_on(store.update(&id, b"a", MINUTE)), Ok(false));
+        assert_eq!(block_on(store.save(&id, b"a", MINUTE)), Ok(()));
+        assert_eq!(block_on(store.update(&id, b"b", MINUTE)), Ok(true));
+        assert_eq!(block_on(store.load(&id)), Ok(Some(b"b".to_vec())));
+        assert_eq!(block_on(store.delete(&id)), Ok(()));
+        assert_eq!(block_on(store.delete(&id)), Ok(()));
+        assert_eq!(block_on(store.load(&id)), Ok(None));
+        assert_eq!(format!("{store:?}"), "MemoryStore { entries: 0 }");
+    }
+
+    #[test]
+    fn shared_between_threads() {
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        let id = SessionId::random();
+                        store.save_now(&id, b"x", MINUTE);
+                        assert!(store.update_now(&id, b"y", MINUTE));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(store.len(), 400);
+    }
+}

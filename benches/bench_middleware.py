@@ -21,11 +21,14 @@ a Set-Cookie that round-trips, scsession sends no Set-Cookie on read/untouched);
 of every timed batch is re-checked, so a broken path fails loudly instead of being timed.
 The machine has 2 noisy cores, so variants are interleaved: in each round, for each scenario, each
 variant runs one batch of N requests (N calibrated so a batch takes ~0.2 s; the variant order
-rotates per round). A cell's figure is the median over rounds of the per-request time; overhead
-over bare and the untouched ratio are medians of per-round paired differences/ratios, which
-cancels slow drift of the machine.
+rotates per round). A batch is timed in CPU time of this process (``time.process_time``; the
+bench is single-threaded and does no I/O, so on an idle machine it equals wall time), which leaves
+out the time other processes hold the core; ``--wall`` times with ``perf_counter`` instead.
+A cell's figure is the median over rounds of the per-request time; overhead over bare and the
+untouched ratio are medians of per-round paired differences/ratios, which cancels slow drift.
 
-Usage: ``python benches/bench_middleware.py [--quick] [--allow-missing] [--strict] [--json F]``.
+Usage: ``python benches/bench_middleware.py [--quick] [--allow-missing] [--strict] [--wall]
+[--json FILE]``.
 ``--quick`` (2 short rounds) is for smoke tests: ``main(["--quick"])`` returns the exit code
 (0 ok, 1 target missed with ``--strict``, 2 broken variant or missing library).
 """
@@ -41,6 +44,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -250,26 +254,33 @@ async def verify(variant: str, app: Starlette) -> tuple[bytes, dict[str, bool]]:
 
 
 # --- timing ---------------------------------------------------------------------------------
-async def batch(app: Starlette, template: Scope, n: int, cap: Capture) -> float:
+async def batch(
+    app: Starlette, template: Scope, n: int, cap: Capture, clock: Callable[[], float]
+) -> float:
     """Seconds per request over n requests."""
     send = cap.send
     gc.collect()
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(n):
         await app(dict(template), receive, send)
-    return (time.perf_counter() - t0) / n
+    return (clock() - t0) / n
 
 
-async def bench(variants: list[str], rounds: int, batch_s: float) -> dict[str, Any]:
+async def bench(
+    variants: list[str], rounds: int, batch_s: float, clock: Callable[[], float]
+) -> dict[str, Any]:
     apps = {v: build_app(v) for v in variants}
     cells: dict[tuple[str, str], tuple[Scope, int, bool]] = {}
     observed: dict[str, dict[str, bool]] = {}
+    cookie_bytes: dict[str, int] = {}
     for v in variants:
         cookie, sent = await verify(v, apps[v])
         observed[v] = sent
+        if v != "bare":
+            cookie_bytes[v] = len(cookie)
         for s in SCENARIOS:
             tpl = scope_for(f"/{s}", None if s == "new" else cookie)
-            per = await batch(apps[v], tpl, 200, Capture())  # warm-up + calibration
+            per = await batch(apps[v], tpl, 200, Capture(), clock)  # warm-up + calibration
             cells[v, s] = (tpl, max(50, round(batch_s / per)), sent[s])
     times: dict[str, dict[str, list[float]]] = {s: {v: [] for v in variants} for s in SCENARIOS}
     for r in range(rounds):
@@ -278,13 +289,13 @@ async def bench(variants: list[str], rounds: int, batch_s: float) -> dict[str, A
             for v in order:
                 tpl, n, expect_cookie = cells[v, s]
                 cap = Capture()
-                times[s][v].append(await batch(apps[v], tpl, n, cap) * 1e6)
+                times[s][v].append(await batch(apps[v], tpl, n, cap, clock) * 1e6)
                 if cap.start.get("status") != 200 or bool(cap.set_cookies()) != expect_cookie:
                     raise BenchError(
                         f"{v}/{s}: a timed response differs from the verified one: {cap.start!r}"
                     )
     sizes = {f"{v}/{s}": c[1] for (v, s), c in cells.items()}
-    return {"times": times, "observed": observed, "n": sizes}
+    return {"times": times, "observed": observed, "cookie_bytes": cookie_bytes, "n": sizes}
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -332,6 +343,8 @@ def summarize(res: dict[str, Any], variants: list[str]) -> tuple[list[str], dict
         f"{v} " + "/".join("y" if res["observed"][v][s] else "n" for s in SCENARIOS) for v in others
     )
     lines += ["", f"Set-Cookie sent (read/write/new/untouched): {sent}"]
+    size = " · ".join(f"{v} {n}" for v, n in res["cookie_bytes"].items())
+    lines.append(f"Seeded cookie, name=value bytes: {size}")
     spreads = sorted(
         ((max(x) - min(x)) / med(x), f"{v}/{s}") for s in SCENARIOS for v, x in t[s].items()
     )
@@ -369,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument("--json", metavar="FILE", help="also write raw results as JSON")
+    ap.add_argument(
+        "--wall", action="store_true", help="time with the wall clock instead of CPU time"
+    )
     args = ap.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 7)
     batch_s = args.batch_seconds or (0.02 if args.quick else 0.2)
@@ -390,12 +406,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# Session middleware bench\n\n{versions()}\n")
     if skipped:
         print("\n".join(skipped) + "\n")
+    clock, what = (time.perf_counter, "wall") if args.wall else (time.process_time, "CPU")
     print(
         f"{rounds} rounds x ~{batch_s:g} s batches per cell, interleaved; "
-        "median per-request time in µs (lower is better).\n"
+        f"median {what} time per request in µs (lower is better).\n"
     )
     try:
-        res = asyncio.run(bench(variants, rounds, batch_s))
+        res = asyncio.run(bench(variants, rounds, batch_s, clock))
     except BenchError as exc:
         print(f"BROKEN: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """scsession: fast, secure sessions for Starlette and FastAPI, with a Rust core.
 
-    app.add_middleware(SCsessionMiddleware, secret_key=os.environ["SESSION_SECRET"])
-    request.session["user_id"] = user.id
+app.add_middleware(SCsessionMiddleware, secret_key=os.environ["SESSION_SECRET"])
+request.session["user_id"] = user.id
 """
 
 from __future__ import annotations

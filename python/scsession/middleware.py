@@ -9,7 +9,7 @@ invalidated, or needs its idle deadline pushed back).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Literal
 
 from scsession import _clock, _core
@@ -101,7 +101,9 @@ class SCsessionMiddleware:
             await self.app(scope, receive, send)
             return
         if self.store is None:
-            session = Session(self._loader, scope)
+            # The loader gets the headers, not the scope: scope -> session -> scope would be a
+            # reference cycle per request, left for the garbage collector (measured: +9 µs).
+            session = Session(self._loader, scope.get("headers", ()))
             scope["session"] = session
         else:
             session = await self._load_from_store(scope)
@@ -117,11 +119,11 @@ class SCsessionMiddleware:
 
     # -- loading ---------------------------------------------------------------------------------
 
-    def _cookie_values(self, scope: Scope) -> list[str]:
+    def _cookie_values(self, headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
         """Our cookie's values in the request, most specific path first (as browsers send)."""
         prefix = self._cookie_prefix
         values = []
-        for key, raw in scope.get("headers", ()):
+        for key, raw in headers:
             if key == b"cookie":
                 for part in raw.decode("latin-1").split(";"):
                     part = part.strip()
@@ -129,10 +131,10 @@ class SCsessionMiddleware:
                         values.append(part[len(prefix) :].strip('"'))
         return values
 
-    def _open_cookie(self, session: Session, scope: Scope) -> None:
+    def _open_cookie(self, session: Session, headers: Iterable[tuple[bytes, bytes]]) -> None:
         """The lazy loader of a cookie session; runs at the session's first use."""
         now = _clock.now()
-        for value in self._cookie_values(scope):
+        for value in self._cookie_values(headers):
             opened = self._sealer.open_cookie(value, now)
             if opened is not None:
                 session._restore(*opened)
@@ -143,7 +145,7 @@ class SCsessionMiddleware:
         session = Session()
         assert self.store is not None
         now = _clock.now()
-        for value in self._cookie_values(scope):
+        for value in self._cookie_values(scope.get("headers", ())):
             session_id = self._sealer.verify_id(value)
             if session_id is None:
                 logger.debug("scsession: a session cookie failed its MAC check; ignored")

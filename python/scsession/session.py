@@ -57,7 +57,7 @@ class Session(dict[str, Any]):
     ) -> None:
         # dict.__new__ already made the empty storage; no dict.__init__ call needed.
         self._loader = loader
-        self._source = source  # what the loader reads: the ASGI scope
+        self._source = source  # what the loader reads: the request's headers
         self._id: str | None = None
         self._loaded_id: str | None = None  # the id of the valid session the request came with
         self._retired_id: str | None = None  # an id that must die at save (regenerate, logout)
@@ -193,8 +193,6 @@ class Session(dict[str, Any]):
     def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = None  # type: ignore[assignment]
-
     def __or__(self, other: Mapping[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         merged = self.copy()
         merged.update(other)
@@ -235,7 +233,7 @@ class Session(dict[str, Any]):
         if isinstance(other, Mapping):
             pairs = other.items()
         elif hasattr(other, "keys"):
-            pairs = ((key, other[key]) for key in other.keys())
+            pairs = ((key, other[key]) for key in other.keys())  # noqa: SIM118 (dict.update protocol)
         else:
             pairs = other
         for key, value in pairs:

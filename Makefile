@@ -9,6 +9,7 @@ MAKEFLAGS += --no-builtin-rules
 PYTHON ?= python3
 DEMO_PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
@@ -19,13 +20,13 @@ BUILD_STAMP := $(VENV)/.stamp-build
 # python/ in editable mode, so edits there need no rebuild. Cargo uses ./target (or
 # $CARGO_TARGET_DIR) for every command here, maturin included.
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml 2>/dev/null) \
-	Cargo.toml $(wildcard Cargo.lock)
+	Cargo.toml $(wildcard Cargo.lock .cargo/config.toml rust-toolchain.toml)
 STUBTEST_ALLOWLIST := $(wildcard stubtest-allowlist.txt)
 
 .PHONY: help venv build demo test bench lint format clean
 
 help: ## list the targets (this text)
-	@echo "usage: make TARGET   (variables: PYTHON=$(PYTHON) DEMO_PORT=$(DEMO_PORT) PYTEST_ARGS=...)"
+	@echo "usage: make TARGET   (variables: PYTHON=$(PYTHON) DEMO_PORT=$(DEMO_PORT) PYTEST_ARGS=... BENCH_ARGS=...)"
 	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 venv: $(VENV_STAMP) ## create .venv and install requirements-dev.txt (again only when it changes)
@@ -67,8 +68,8 @@ test: build ## Rust tests, clippy, then pytest (PYTEST_ARGS=... passes options o
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
-bench: build ## compare with other session middlewares (benches/bench_middleware.py)
-	$(VENV_PY) benches/bench_middleware.py
+bench: build ## compare with other session middlewares (BENCH_ARGS=--quick for a smoke run)
+	$(VENV_PY) benches/bench_middleware.py $(BENCH_ARGS)
 
 lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy
 	$(VENV)/bin/ruff check

@@ -12,7 +12,8 @@ Scenarios (one endpoint each): ``read`` (cookie sent, handler reads one key), ``
 sent, handler sets a key to a new value, so a Set-Cookie follows), ``new`` (no cookie, handler
 sets one key) and ``untouched`` (cookie sent, handler never looks at the session). The cookie
 replayed for each variant comes from one request to its ``/seed`` endpoint, which stores a small
-realistic session (an int, a string, a cart of 3 dicts: 183 bytes as JSON).
+realistic session (an int, a string, a cart of 3 dicts: 183 bytes as JSON); bare gets a dummy
+300-byte cookie. Every app has the same routes in the same order, so routing costs the same.
 
 Method. No HTTP and no test client: the bench builds the ASGI scope and the receive/send callables
 itself and awaits ``app(scope, receive, send)`` in a tight loop inside one asyncio event loop.
@@ -29,8 +30,9 @@ untouched ratio are medians of per-round paired differences/ratios, which cancel
 
 Usage: ``python benches/bench_middleware.py [--quick] [--allow-missing] [--strict] [--wall]
 [--json FILE]``.
-``--quick`` (2 short rounds) is for smoke tests: ``main(["--quick"])`` returns the exit code
-(0 ok, 1 target missed with ``--strict``, 2 broken variant or missing library).
+``--quick`` (2 short rounds, ~3 s) is for smoke tests: run it as a subprocess, or load this file
+with ``importlib.util.spec_from_file_location`` and call ``main(["--quick"])``, which returns the
+exit code (0 ok, 1 a target missed under ``--strict``, 2 a broken variant or missing library).
 """
 
 from __future__ import annotations

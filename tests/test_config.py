@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -174,3 +175,20 @@ def test_middleware_in_a_starlette_middleware_list_takes_keyword_options(clock: 
     assert cookie.startswith("sid=")
     assert "SameSite=Strict".lower() in cookie.lower()
     assert "Max-Age=30".lower() in cookie.lower()
+
+
+@pytest.mark.parametrize("with_store", [False, True], ids=["cookie", "memory"])
+def test_key_never_appears_in_a_log_line(
+    with_store: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    store = MemoryStore() if with_store else None
+    client = TestClient(make_app(store=store, secret_key=[LONG_KEY, KEY]), base_url=HTTPS)
+    client.post("/update", json={"a": 1})
+    value = client.cookies["session"]
+    for bad in ["garbage", value[:-2], value[:4] + "AAAA" + value[8:]]:
+        client.get("/view", headers={"cookie": f"session={bad}"})
+    client.post("/invalidate")
+    logged = caplog.text + "".join(repr(record.__dict__) for record in caplog.records)
+    for form in secret_forms(LONG_KEY) + secret_forms(KEY):
+        assert form not in logged

@@ -77,6 +77,16 @@ def test_handler_that_never_touches_the_session_sends_no_set_cookie(
     assert client.get("/view").json() == {"session": {"user": "alice"}}
 
 
+def test_untouched_handler_sends_no_set_cookie_even_when_an_idle_refresh_is_due(
+    make_client: MakeClient, clock: Clock
+) -> None:
+    client = make_client(idle_timeout=100)
+    client.post("/update", json={"user": "alice"})
+    clock.advance(50)  # a refresh is due (more than a tenth of idle_timeout)
+    assert no_set_cookie(client.get("/untouched"))
+    assert the_set_cookie(client.get("/view")), "touching the session does refresh it"
+
+
 def test_new_session_left_empty_sends_no_set_cookie(make_client: MakeClient) -> None:
     client = make_client(routes=[Route("/set-then-del", set_then_delete)])
     assert no_set_cookie(client.get("/view"))

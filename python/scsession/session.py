@@ -19,7 +19,7 @@ __all__ = ["Flash", "Session"]
 #: Where pending flashes live in the session data.
 FLASHES_KEY = "_flashes"
 #: The placeholder a not-yet-loaded session holds in its dict storage (see the module doc).
-_UNLOADED = "__scsession_not_loaded__"
+UNLOADED = "__scsession_not_loaded__"
 
 _MISSING: Any = object()
 
@@ -52,12 +52,20 @@ class Session(dict[str, Any]):
         "_source",
     )
 
-    def __init__(
-        self, loader: Callable[[Session, Any], None] | None = None, source: Any = None
-    ) -> None:
-        # dict.__new__ already made the empty storage; no dict.__init__ call needed.
-        self._loader = loader
-        self._source = source  # what the loader reads: the request's headers
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        """A loaded session holding ``data``.
+
+        The middleware makes lazy ones without calling this (it runs on every request): it
+        creates the dict with ``dict.__new__``, puts the ``UNLOADED`` placeholder in, and sets
+        only ``_loader`` and ``_source``; :meth:`_load` fills the other slots.
+        """
+        if data:
+            dict.update(self, data)
+        self._loader: Callable[[Session, Any], None] | None = None
+        self._source: Any = None
+        self._reset()
+
+    def _reset(self) -> None:
         self._id: str | None = None
         self._loaded_id: str | None = None  # the id of the valid session the request came with
         self._retired_id: str | None = None  # an id that must die at save (regenerate, logout)
@@ -65,8 +73,6 @@ class Session(dict[str, Any]):
         self._created = 0
         self._last_seen = 0
         self._force = False  # re-send the cookie even if the data did not change
-        if loader is not None:
-            dict.__setitem__(self, _UNLOADED, True)
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -75,6 +81,7 @@ class Session(dict[str, Any]):
         if loader is not None:
             self._loader = None
             dict.clear(self)
+            self._reset()
             loader(self, self._source)
             self._source = None
 

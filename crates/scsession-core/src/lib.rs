@@ -4,7 +4,8 @@
 //! - [`SessionId`]: 128 random bits, 22 characters of base64url.
 //! - [`KeyRing`]: secrets from configuration, expanded per purpose with HKDF; the first seals,
 //!   all open.
-//! - [`format`]: plain values (no code) in a compact binary form, bounded in length and depth.
+//! - [`format`](mod@format): plain values (no code) in a compact binary form, bounded in
+//!   length and depth.
 //! - [`Record`]: id, timestamps and data, as sealed.
 //! - [`Sealer`]: XChaCha20-Poly1305 cookies and stored blobs, HMAC-signed ids; every failure is
 //!   one opaque [`seal::OpenError`].
@@ -15,10 +16,16 @@
 //! use scsession_core::format::{self, Value};
 //! use scsession_core::{KeyRing, Lifetime, Record, Sealer, SessionId};
 //!
-//! let sealer = Sealer::new(KeyRing::new(&[b"a secret of at least thirty-two bytes!"])?, "session");
+//! let keys = KeyRing::new(&[b"a secret of at least thirty-two bytes!"])?;
+//! let sealer = Sealer::new(keys, "session");
 //! let data = Value::Dict(vec![(Value::Str("user".into()), Value::Int(42))]);
 //! let now = 1_700_000_000;
-//! let record = Record { id: SessionId::random(), created: now, last_seen: now, data: format::encode(&data)? };
+//! let record = Record {
+//!     id: SessionId::random(),
+//!     created: now,
+//!     last_seen: now,
+//!     data: format::encode(&data)?,
+//! };
 //! let cookie = sealer.seal_cookie(&record);
 //!
 //! // Next request:

@@ -68,6 +68,7 @@ const MAX_RAW_COOKIE: usize = MAX_COOKIE_LEN / 4 * 3 + 3;
 pub struct OpenError;
 
 /// Seals and opens session cookies and stored records with a [`KeyRing`], for one cookie name.
+#[derive(Clone)]
 pub struct Sealer {
     keys: KeyRing,
     cookie_name: Box<str>,
@@ -452,7 +453,9 @@ mod tests {
             b"not base64!",
             b"AAAA====",
             b"\xff\xfe",
-            cookie.replace('-', "+").as_bytes(),
+            // The standard alphabet's '+' and '/' are not base64url.
+            format!("+{}", &cookie[1..]).as_bytes(),
+            format!("/{}", &cookie[1..]).as_bytes(),
         ] {
             assert_eq!(s.open_cookie(junk), Err(OpenError));
         }
@@ -636,6 +639,13 @@ mod tests {
         assert_eq!(other_name.verify_id(signed.as_bytes()), Err(OpenError));
         let other_key = Sealer::new(ring(&[[2; 32]]), "session");
         assert_eq!(other_key.verify_id(signed.as_bytes()), Err(OpenError));
+    }
+
+    #[test]
+    fn shareable_between_threads() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Sealer>();
+        check::<KeyRing>();
     }
 
     #[test]

@@ -91,8 +91,7 @@ fn same(a: &Value, b: &Value) -> bool {
         | (Value::FrozenSet(x), Value::FrozenSet(y)) => all(x, y),
         (Value::Dict(x), Value::Dict(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .zip(y)
                     .all(|((k1, v1), (k2, v2))| same(k1, k2) && same(v1, v2))
         }
@@ -137,7 +136,11 @@ proptest! {
     }
 
     #[test]
-    fn decode_never_panics_on_mutated_values(v in value(), i in any::<prop::sample::Index>(), byte in any::<u8>()) {
+    fn decode_never_panics_on_mutated_values(
+        v in value(),
+        i in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
         let mut bytes = format::encode(&v).unwrap();
         let i = i.index(bytes.len());
         bytes[i] = byte;
@@ -153,7 +156,10 @@ proptest! {
     }
 
     #[test]
-    fn cookie_round_trips_and_refuses_any_bit_flip(r in record(), bit in any::<prop::sample::Index>()) {
+    fn cookie_round_trips_and_refuses_any_bit_flip(
+        r in record(),
+        bit in any::<prop::sample::Index>(),
+    ) {
         let s = sealer(1, "session");
         let cookie = s.seal_cookie(&r);
         prop_assert_eq!(cookie.len(), Sealer::cookie_len(&r));
@@ -174,7 +180,10 @@ proptest! {
     }
 
     #[test]
-    fn record_blob_round_trips_and_refuses_any_bit_flip(r in record(), bit in any::<prop::sample::Index>()) {
+    fn record_blob_round_trips_and_refuses_any_bit_flip(
+        r in record(),
+        bit in any::<prop::sample::Index>(),
+    ) {
         let s = sealer(1, "session");
         let mut blob = s.seal_record(&r);
         prop_assert_eq!(s.open_record(&r.id, &blob).unwrap(), r.clone());
@@ -184,7 +193,10 @@ proptest! {
     }
 
     #[test]
-    fn signed_ids_refuse_any_bit_flip(id in any::<[u8; 16]>(), bit in any::<prop::sample::Index>()) {
+    fn signed_ids_refuse_any_bit_flip(
+        id in any::<[u8; 16]>(),
+        bit in any::<prop::sample::Index>(),
+    ) {
         let s = sealer(1, "session");
         let id = SessionId::from_bytes(id);
         let signed = s.sign_id(&id);

@@ -1,7 +1,7 @@
 //! Session stores: where store mode keeps sealed records, by session id.
 //!
-//! A store keeps opaque blobs (already encrypted by [`Sealer::seal_record`](crate::Sealer::seal_record),
-//! bound to their id) with a time to live. It never sees session data in the clear and never
+//! A store keeps opaque blobs (already encrypted by
+//! [`Sealer::seal_record`](crate::Sealer::seal_record), bound to their id) with a time to live. It never sees session data in the clear and never
 //! decides anything about sessions: it stores, returns, replaces and forgets. Here is a complete
 //! store, a map behind a mutex:
 //!
@@ -13,11 +13,13 @@
 //! use scsession_core::store::{SessionStore, StoreError};
 //! use scsession_core::SessionId;
 //!
+//! type Map = HashMap<SessionId, (Vec<u8>, Instant)>;
+//!
 //! #[derive(Default)]
-//! struct MapStore(Mutex<HashMap<SessionId, (Vec<u8>, Instant)>>);
+//! struct MapStore(Mutex<Map>);
 //!
 //! impl MapStore {
-//!     fn map(&self) -> Result<std::sync::MutexGuard<'_, HashMap<SessionId, (Vec<u8>, Instant)>>, StoreError> {
+//!     fn map(&self) -> Result<std::sync::MutexGuard<'_, Map>, StoreError> {
 //!         self.0.lock().map_err(|_| StoreError::Backend("lock poisoned".into()))
 //!     }
 //! }
@@ -33,7 +35,12 @@
 //!         Ok(())
 //!     }
 //!
-//!     async fn update(&self, id: &SessionId, blob: &[u8], ttl: Duration) -> Result<bool, StoreError> {
+//!     async fn update(
+//!         &self,
+//!         id: &SessionId,
+//!         blob: &[u8],
+//!         ttl: Duration,
+//!     ) -> Result<bool, StoreError> {
 //!         let mut map = self.map()?;
 //!         match map.get_mut(id) {
 //!             Some(entry) if entry.1 > Instant::now() => {

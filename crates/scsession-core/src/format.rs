@@ -3,19 +3,22 @@
 //! Every value starts with one tag byte ([`tag`]). Lengths and counts are LEB128 varints bounded
 //! by `u32::MAX`; integers are zigzag LEB128. An empty session (`DICT 0`) is two bytes.
 //!
-//! | value | bytes after the tag |
-//! |---|---|
-//! | None, False, True | nothing |
-//! | Int (i64) | zigzag varint |
-//! | `BigInt` | varint length (1..=[`MAX_BIG_INT_LEN`]), two's complement little endian |
-//! | Float | 8 bytes, IEEE 754 little endian (NaN payloads kept) |
-//! | Str, Bytes | varint length, UTF-8 / raw bytes |
-//! | `List`, `Tuple`, `Set`, `FrozenSet` | varint count, then each element |
-//! | Dict | varint count of pairs, then key, value, key, value, ... |
-//! | `DateTime` | year (u16 LE), month, day, hour, minute, second (u8 each), microsecond (u32 LE), flags (bit 0 fold, bit 1 aware), then if aware the UTC offset in microseconds (zigzag varint) |
-//! | Date | year (u16 LE), month, day |
-//! | Uuid | 16 bytes |
-//! | Decimal | varint length (at most [`MAX_DECIMAL_LEN`]), its ASCII string (`str(Decimal)`) |
+//! | tag | value | bytes after the tag |
+//! |---|---|---|
+//! | `0x00`, `0x01`, `0x02` | `None`, `False`, `True` | nothing |
+//! | `0x03` | `Int` (i64) | zigzag varint |
+//! | `0x04` | `BigInt` | varint length (1..=[`MAX_BIG_INT_LEN`]), two's complement, little endian |
+//! | `0x05` | `Float` | 8 bytes, IEEE 754 little endian (NaN payloads kept) |
+//! | `0x06`, `0x07` | `Str`, `Bytes` | varint length, then UTF-8 / raw bytes |
+//! | `0x08`..=`0x0b` | `List`, `Tuple`, `Set`, `FrozenSet` | varint count, then each element |
+//! | `0x0c` | `Dict` | varint count of pairs, then key, value, key, value, ... |
+//! | `0x0d` | `DateTime` | a date, hour, minute, second (u8 each), microsecond (u32 LE), flags |
+//! | `0x0e` | `Date` | year (u16 LE), month, day |
+//! | `0x0f` | `Uuid` | 16 bytes |
+//! | `0x10` | `Decimal` | varint length (at most [`MAX_DECIMAL_LEN`]), `str(Decimal)` in ASCII |
+//!
+//! A datetime's flags byte has bit 0 for `fold` and bit 1 for "aware" (other bits must be zero);
+//! an aware datetime then carries its UTC offset in microseconds as a zigzag varint.
 //!
 //! Decoding refuses unknown tags, a length larger than the bytes left (checked before anything
 //! is allocated), nesting deeper than [`MAX_DEPTH`], invalid UTF-8, overlong or overflowing

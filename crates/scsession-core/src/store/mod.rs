@@ -1,9 +1,9 @@
 //! Session stores: where store mode keeps sealed records, by session id.
 //!
 //! A store keeps opaque blobs (already encrypted by
-//! [`Sealer::seal_record`](crate::Sealer::seal_record), bound to their id) with a time to live. It never sees session data in the clear and never
-//! decides anything about sessions: it stores, returns, replaces and forgets. Here is a complete
-//! store, a map behind a mutex:
+//! [`Sealer::seal_record`](crate::Sealer::seal_record), bound to their id) with a time to live.
+//! It never sees session data in the clear and never decides anything about sessions: it
+//! stores, returns, replaces and forgets. Here is a complete store, a map behind a mutex:
 //!
 //! ```
 //! use std::collections::HashMap;

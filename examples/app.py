@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Form
 from fastapi.responses import HTMLResponse, RedirectResponse
+
 from scsession import SCsessionMiddleware
 from scsession.fastapi import SessionDep
 

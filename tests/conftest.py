@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from scsession import MemoryStore
 from starlette.testclient import TestClient
+
+from scsession import MemoryStore
 
 from .support import HTTPS, Clock, make_app
 

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scsession import Flash, MemoryStore, SCsessionMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from scsession import Flash, MemoryStore, SCsessionMiddleware
 
 # Test secrets: at least 32 bytes each, easy to recognise if one ever leaks into a message.
 KEY = "test-secret-key-0000000000000000000000000"

@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from scsession import MemoryStore, SCsessionMiddleware, SessionError, SessionTooLargeError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
+
+from scsession import MemoryStore, SCsessionMiddleware, SessionError, SessionTooLargeError
 
 from .support import HTTPS, KEY, Clock, make_app
 

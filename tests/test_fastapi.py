@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
 from fastapi.testclient import TestClient
+
 from scsession import SCsessionMiddleware, Session
 from scsession.fastapi import SessionDep
 

@@ -12,12 +12,13 @@ from typing import Any
 
 import httpx2
 import pytest
-from scsession import MemoryStore
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
+
+from scsession import MemoryStore
 
 from .support import (
     EPOCH_EXPIRES,

@@ -8,11 +8,12 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import pytest
-from scsession import Flash, Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
+
+from scsession import Flash, Session
 
 from .support import (
     EPOCH_EXPIRES,

@@ -6,8 +6,9 @@ import os
 import re
 
 import pytest
-from scsession import MemoryStore, SessionError, SessionTooLargeError
 from starlette.testclient import TestClient
+
+from scsession import MemoryStore, SessionError, SessionTooLargeError
 
 from .support import HTTPS, make_app, the_set_cookie
 

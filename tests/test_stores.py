@@ -8,8 +8,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from scsession import MemoryStore
 from starlette.testclient import TestClient
+
+from scsession import MemoryStore
 
 from .support import HTTPS, KEY, cookie_header, make_app, the_set_cookie
 

@@ -3,6 +3,16 @@
 from collections.abc import Sequence
 from typing import Any, Final, final
 
+__all__ = [
+    "MAX_COOKIE_SIZE",
+    "MemoryStore",
+    "Sealer",
+    "check_value",
+    "dumps",
+    "loads",
+    "new_session_id",
+]
+
 MAX_COOKIE_SIZE: Final[int]
 
 def dumps(data: dict[str, Any]) -> bytes:
@@ -21,13 +31,13 @@ def new_session_id() -> str:
 class Sealer:
     """Seals and opens sessions under a key ring, for one cookie name and lifetime policy."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         secrets: Sequence[bytes],
         cookie_name: str,
         max_age: int | None,
         idle_timeout: int | None,
-    ) -> None: ...
+    ) -> Sealer: ...
     def open_cookie(
         self, value: str, now: int
     ) -> tuple[str, int, int, bytes, dict[str, Any]] | None:
@@ -60,7 +70,7 @@ class Sealer:
 class MemoryStore:
     """Sealed session records in process memory, each expiring after its ttl."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> MemoryStore: ...
     def load(self, id: str) -> bytes | None: ...
     def save(self, id: str, data: bytes, ttl_seconds: int) -> None: ...
     def update(self, id: str, data: bytes, ttl_seconds: int) -> bool: ...

@@ -8,9 +8,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDate, PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess,
-    PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTimeAccess, PyTuple,
-    PyTzInfo, PyTzInfoAccess, PyType,
+    PyBool, PyByteArray, PyBytes, PyDate, PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess, PyDict,
+    PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTimeAccess, PyTuple, PyType, PyTzInfo,
+    PyTzInfoAccess,
 };
 use scsession_core::format::{self, Builder, Container, Date, DateTime, DecodeError, Encoder};
 
@@ -47,7 +47,10 @@ enum Problem {
 
 impl EncodeFailure {
     fn new(problem: Problem) -> Self {
-        Self { problem, path: Vec::new() }
+        Self {
+            problem,
+            path: Vec::new(),
+        }
     }
 
     fn at(mut self, segment: String) -> Self {
@@ -130,7 +133,9 @@ fn encode_session_into(data: &Bound<'_, PyDict>, enc: &mut Encoder) -> Result<()
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
 }
 
 fn encode_items<'py>(
@@ -186,25 +191,25 @@ fn encode_int(obj: &Bound<'_, PyAny>, enc: &mut Encoder) -> Result<(), EncodeFai
 }
 
 fn encode_datetime(dt: &Bound<'_, PyDateTime>, enc: &mut Encoder) -> Result<(), EncodeFailure> {
-    let utc_offset_us = match dt.get_tzinfo() {
-        None => None,
-        Some(_) => {
-            let offset = dt.call_method0("utcoffset")?;
-            if offset.is_none() {
-                None
-            } else {
-                let delta = offset.cast::<PyDelta>().map_err(PyErr::from)?;
-                Some(
-                    (i64::from(delta.get_days()) * 86_400 + i64::from(delta.get_seconds()))
-                        * 1_000_000
-                        + i64::from(delta.get_microseconds()),
-                )
-            }
+    // A tzinfo can still say "no offset" (utcoffset() is None): that is a naive datetime.
+    let offset = if dt.get_tzinfo().is_some() {
+        Some(dt.call_method0("utcoffset")?)
+    } else {
+        None
+    };
+    let utc_offset_us = match offset {
+        Some(offset) if !offset.is_none() => {
+            let delta = offset.cast::<PyDelta>().map_err(PyErr::from)?;
+            Some(
+                (i64::from(delta.get_days()) * 86_400 + i64::from(delta.get_seconds())) * 1_000_000
+                    + i64::from(delta.get_microseconds()),
+            )
         }
+        _ => None,
     };
     enc.datetime(&DateTime {
         date: Date {
-            year: dt.get_year() as u16,
+            year: python_year(dt.get_year()),
             month: dt.get_month(),
             day: dt.get_day(),
         },
@@ -216,6 +221,11 @@ fn encode_datetime(dt: &Bound<'_, PyDateTime>, enc: &mut Encoder) -> Result<(), 
         utc_offset_us,
     });
     Ok(())
+}
+
+/// Python's dates keep their year within 1..=9999, so it always fits.
+fn python_year(year: i32) -> u16 {
+    u16::try_from(year).unwrap_or_default()
 }
 
 /// Encodes one value of any supported type.
@@ -256,7 +266,11 @@ fn encode_uncommon(obj: &Bound<'_, PyAny>, enc: &mut Encoder) -> Result<(), Enco
     } else if let Ok(dt) = obj.cast::<PyDateTime>() {
         encode_datetime(dt, enc)?;
     } else if let Ok(d) = obj.cast::<PyDate>() {
-        enc.date(&Date { year: d.get_year() as u16, month: d.get_month(), day: d.get_day() });
+        enc.date(&Date {
+            year: python_year(d.get_year()),
+            month: d.get_month(),
+            day: d.get_day(),
+        });
     } else if obj.is_instance(uuid_type(py)?)? {
         let bytes: [u8; 16] = obj.getattr("bytes")?.extract()?;
         enc.uuid(&bytes);
@@ -328,7 +342,11 @@ impl<'py> Builder for PyBuilder<'py> {
         let kwargs = PyDict::new(self.py);
         kwargs.set_item("signed", true)?;
         let int_type = self.py.get_type::<PyInt>();
-        Ok(int_type.call_method("from_bytes", (PyBytes::new(self.py, le), "little"), Some(&kwargs))?)
+        Ok(int_type.call_method(
+            "from_bytes",
+            (PyBytes::new(self.py, le), "little"),
+            Some(&kwargs),
+        )?)
     }
     fn float(&mut self, v: f64) -> Built<'py> {
         Ok(PyFloat::new(self.py, v).into_any())

@@ -36,7 +36,9 @@ fn loads<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
 fn check_value(key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
     let data = PyDict::new(key.py());
     data.set_item(key, value)?;
-    convert::encode_session(&data).map(drop).map_err(convert::EncodeFailure::into_pyerr)
+    convert::encode_session(&data)
+        .map(drop)
+        .map_err(convert::EncodeFailure::into_pyerr)
 }
 
 /// A new random session id (128 bits from the OS CSPRNG), as 22 base64url characters.
@@ -48,7 +50,7 @@ fn new_session_id() -> String {
 /// Seals and opens sessions under a key ring, for one cookie name and one lifetime policy.
 #[pyclass(frozen, module = "scsession._core")]
 struct Sealer {
-    sealer: CoreSealer,
+    core: CoreSealer,
     lifetime: Lifetime,
     cookie_name_len: usize,
 }
@@ -57,6 +59,7 @@ struct Sealer {
 impl Sealer {
     #[new]
     #[pyo3(signature = (secrets, cookie_name, max_age, idle_timeout))]
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts arguments by value
     fn new(
         secrets: Vec<Vec<u8>>,
         cookie_name: &str,
@@ -65,16 +68,27 @@ impl Sealer {
     ) -> PyResult<Self> {
         let ring = KeyRing::new(&secrets).map_err(errors::key_error)?;
         Ok(Self {
-            sealer: CoreSealer::new(ring, cookie_name),
-            lifetime: Lifetime { max_age, idle_timeout },
+            core: CoreSealer::new(ring, cookie_name),
+            lifetime: Lifetime {
+                max_age,
+                idle_timeout,
+            },
             cookie_name_len: cookie_name.len(),
         })
     }
 
     /// `(id, created, last_seen, data_bytes, data)` for a valid, unexpired cookie, else None.
-    fn open_cookie<'py>(&self, py: Python<'py>, value: &str, now: u64) -> Option<OpenedCookie<'py>> {
-        let record = self.sealer.open_cookie(value.as_bytes()).ok()?;
-        if self.lifetime.is_expired(record.created, record.last_seen, now) {
+    fn open_cookie<'py>(
+        &self,
+        py: Python<'py>,
+        value: &str,
+        now: u64,
+    ) -> Option<OpenedCookie<'py>> {
+        let record = self.core.open_cookie(value.as_bytes()).ok()?;
+        if self
+            .lifetime
+            .is_expired(record.created, record.last_seen, now)
+        {
             return None;
         }
         let data = convert::decode_session(py, &record.data)?;
@@ -89,20 +103,28 @@ impl Sealer {
 
     /// The cookie value for a session; `SessionTooLargeError` past the browsers' 4096 bytes.
     fn seal_cookie(&self, id: &str, created: u64, now: u64, data: &[u8]) -> PyResult<String> {
-        let record = Record { id: parse_id(id)?, created, last_seen: now, data: data.to_vec() };
-        let value = self.sealer.seal_cookie(&record);
+        let record = Record {
+            id: parse_id(id)?,
+            created,
+            last_seen: now,
+            data: data.to_vec(),
+        };
+        let value = self.core.seal_cookie(&record);
         errors::check_cookie_size(self.cookie_name_len + 1 + value.len())?;
         Ok(value)
     }
 
     /// The cookie value for a server-side session: the id and its MAC.
     fn sign_id(&self, id: &str) -> PyResult<String> {
-        Ok(self.sealer.sign_id(&parse_id(id)?))
+        Ok(self.core.sign_id(&parse_id(id)?))
     }
 
     /// The id inside a server-side session cookie, or None when its MAC does not verify.
     fn verify_id(&self, value: &str) -> Option<String> {
-        self.sealer.verify_id(value.as_bytes()).ok().map(|id| id.to_string())
+        self.core
+            .verify_id(value.as_bytes())
+            .ok()
+            .map(|id| id.to_string())
     }
 
     /// The encrypted record a store keeps for a session.
@@ -114,8 +136,13 @@ impl Sealer {
         now: u64,
         data: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let record = Record { id: parse_id(id)?, created, last_seen: now, data: data.to_vec() };
-        Ok(PyBytes::new(py, &self.sealer.seal_record(&record)))
+        let record = Record {
+            id: parse_id(id)?,
+            created,
+            last_seen: now,
+            data: data.to_vec(),
+        };
+        Ok(PyBytes::new(py, &self.core.seal_record(&record)))
     }
 
     /// `(created, last_seen, data_bytes, data)` for a valid, unexpired record of `id`, else None.
@@ -127,12 +154,20 @@ impl Sealer {
         now: u64,
     ) -> Option<OpenedRecord<'py>> {
         let id: SessionId = id.parse().ok()?;
-        let record = self.sealer.open_record(&id, blob).ok()?;
-        if self.lifetime.is_expired(record.created, record.last_seen, now) {
+        let record = self.core.open_record(&id, blob).ok()?;
+        if self
+            .lifetime
+            .is_expired(record.created, record.last_seen, now)
+        {
             return None;
         }
         let data = convert::decode_session(py, &record.data)?;
-        Some((record.created, record.last_seen, PyBytes::new(py, &record.data), data))
+        Some((
+            record.created,
+            record.last_seen,
+            PyBytes::new(py, &record.data),
+            data,
+        ))
     }
 
     /// Whether an unchanged session must be rewritten to keep its idle deadline.
@@ -164,7 +199,9 @@ struct MemoryStore {
 impl MemoryStore {
     #[new]
     fn new() -> Self {
-        Self { inner: CoreMemoryStore::new() }
+        Self {
+            inner: CoreMemoryStore::new(),
+        }
     }
 
     fn load<'py>(&self, py: Python<'py>, id: &str) -> Option<Bound<'py, PyBytes>> {
@@ -173,12 +210,15 @@ impl MemoryStore {
     }
 
     fn save(&self, id: &str, data: &[u8], ttl_seconds: u64) -> PyResult<()> {
-        self.inner.save_now(&parse_id(id)?, data, Duration::from_secs(ttl_seconds));
+        self.inner
+            .save_now(&parse_id(id)?, data, Duration::from_secs(ttl_seconds));
         Ok(())
     }
 
     fn update(&self, id: &str, data: &[u8], ttl_seconds: u64) -> PyResult<bool> {
-        Ok(self.inner.update_now(&parse_id(id)?, data, Duration::from_secs(ttl_seconds)))
+        Ok(self
+            .inner
+            .update_now(&parse_id(id)?, data, Duration::from_secs(ttl_seconds)))
     }
 
     fn delete(&self, id: &str) {

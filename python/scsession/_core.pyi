@@ -1,6 +1,6 @@
 """Type stubs of ``scsession._core``, the Rust engine (crates/scsession-python)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final, final
 
 __all__ = [
@@ -39,9 +39,10 @@ class Sealer:
         idle_timeout: int | None,
     ) -> Sealer: ...
     def open_cookie(
-        self, value: str, now: int
+        self, headers: Iterable[tuple[bytes, bytes]], now: int
     ) -> tuple[str, int, int, bytes, dict[str, Any]] | None:
-        """``(id, created, last_seen, data_bytes, data)`` of a valid, unexpired cookie."""
+        """``(id, created, last_seen, data_bytes, data)`` of the first valid, unexpired cookie
+        of ours in the ASGI ``headers``."""
 
     def seal_cookie(self, id: str, created: int, now: int, data: bytes) -> str:
         """A cookie value; ``SessionTooLargeError`` past 4096 bytes with the name."""
@@ -49,8 +50,9 @@ class Sealer:
     def sign_id(self, id: str) -> str:
         """The cookie value of a server-side session: its id and a MAC."""
 
-    def verify_id(self, value: str) -> str | None:
-        """The id in a server-side session cookie, or ``None`` if the MAC does not verify."""
+    def session_ids(self, headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
+        """The ids in our server-side session cookies in the ASGI ``headers`` whose MAC
+        verifies, in the order the browser sent them."""
 
     def seal_record(self, id: str, created: int, now: int, data: bytes) -> bytes:
         """The encrypted record a store keeps for a session."""

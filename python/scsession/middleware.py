@@ -24,6 +24,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 #: A session as opened: (id, created, last_seen, data bytes, data).
 Opened = tuple[str, int, int, bytes, dict[str, Any]]
+Headers = Iterable[tuple[bytes, bytes]]
 ASGIApp = Any
 
 #: Store records of sessions that have neither max_age nor idle_timeout still need an end.
@@ -131,37 +132,31 @@ class SCsessionMiddleware:
 
     # -- loading ---------------------------------------------------------------------------------
 
-    def _cookie_values(self, headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
-        """Our cookie's values in the request, most specific path first (as browsers send)."""
-        prefix = self._cookie_prefix
-        values = []
-        for key, raw in headers:
-            if key == b"cookie":
-                for part in raw.decode("latin-1").split(";"):
-                    part = part.strip()
-                    if part.startswith(prefix):
-                        values.append(part[len(prefix) :].strip('"'))
-        return values
-
-    def _open_cookie(self, session: Session, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    def _open_cookie(self, session: Session, headers: Headers) -> None:
         """The lazy loader of a cookie session; runs at the session's first use."""
-        now = _clock.now()
-        for value in self._cookie_values(headers):
-            opened = self._sealer.open_cookie(value, now)
-            if opened is not None:
-                session._restore(*opened)
-                return
-            logger.debug("scsession: a session cookie did not open; starting a fresh session")
+        opened = self._sealer.open_cookie(headers, _clock.now())
+        if opened is not None:
+            session._restore(*opened)
+        elif logger.isEnabledFor(logging.DEBUG) and self._has_cookie(headers):
+            logger.debug(
+                "scsession: the session cookie did not open (tampered, expired, another key or "
+                "not ours); starting a fresh session"
+            )
+
+    def _has_cookie(self, headers: Headers) -> bool:
+        """Whether the request carries a cookie of our name at all (for log lines only)."""
+        name = self._cookie_prefix.encode("latin-1")
+        return any(key == b"cookie" and name in value for key, value in headers)
 
     async def _fetch_record(self, scope: Scope) -> Opened | None:
         """The opened record of the first cookie whose MAC verifies and whose record opens."""
         assert self.store is not None  # only called with a store
         now = _clock.now()
-        for value in self._cookie_values(scope.get("headers", ())):
-            session_id = self._sealer.verify_id(value)
-            if session_id is None:
-                logger.debug("scsession: a session cookie failed its MAC check; ignored")
-                continue
+        headers = scope.get("headers", ())
+        session_ids = self._sealer.session_ids(headers)
+        if not session_ids and logger.isEnabledFor(logging.DEBUG) and self._has_cookie(headers):
+            logger.debug("scsession: the session cookie failed its MAC check; ignored")
+        for session_id in session_ids:
             blob = await self.store.load(session_id)
             opened = None if blob is None else self._sealer.open_record(session_id, blob, now)
             if opened is not None:

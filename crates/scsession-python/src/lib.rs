@@ -10,7 +10,7 @@ mod errors;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use scsession_core::store::MemoryStore as CoreMemoryStore;
-use scsession_core::{KeyRing, Lifetime, Record, Sealer as CoreSealer, SessionId};
+use scsession_core::{cookie, KeyRing, Lifetime, Record, Sealer as CoreSealer, SessionId};
 use std::time::Duration;
 
 /// What an opened cookie holds: `(id, created, last_seen, data_bytes, data)`.
@@ -77,28 +77,31 @@ impl Sealer {
         })
     }
 
-    /// `(id, created, last_seen, data_bytes, data)` for a valid, unexpired cookie, else None.
+    /// `(id, created, last_seen, data_bytes, data)` of the first valid, unexpired cookie of
+    /// ours in the ASGI `headers`, else None.
     fn open_cookie<'py>(
         &self,
         py: Python<'py>,
-        value: &str,
+        headers: &Bound<'py, PyAny>,
         now: u64,
-    ) -> Option<OpenedCookie<'py>> {
-        let record = self.core.open_cookie(value.as_bytes()).ok()?;
-        if self
-            .lifetime
-            .is_expired(record.created, record.last_seen, now)
-        {
-            return None;
-        }
-        let data = convert::decode_session(py, &record.data)?;
-        Some((
-            record.id.to_string(),
-            record.created,
-            record.last_seen,
-            PyBytes::new(py, &record.data),
-            data,
-        ))
+    ) -> PyResult<Option<OpenedCookie<'py>>> {
+        self.each_cookie(headers, |value| {
+            let record = self.core.open_cookie(value).ok()?;
+            if self
+                .lifetime
+                .is_expired(record.created, record.last_seen, now)
+            {
+                return None;
+            }
+            let data = convert::decode_session(py, &record.data)?;
+            Some((
+                record.id.to_string(),
+                record.created,
+                record.last_seen,
+                PyBytes::new(py, &record.data),
+                data,
+            ))
+        })
     }
 
     /// The cookie value for a session; `SessionTooLargeError` past the browsers' 4096 bytes.
@@ -119,12 +122,17 @@ impl Sealer {
         Ok(self.core.sign_id(&parse_id(id)?))
     }
 
-    /// The id inside a server-side session cookie, or None when its MAC does not verify.
-    fn verify_id(&self, value: &str) -> Option<String> {
-        self.core
-            .verify_id(value.as_bytes())
-            .ok()
-            .map(|id| id.to_string())
+    /// The ids in our server-side session cookies in the ASGI `headers` whose MAC verifies,
+    /// in the order the browser sent them.
+    fn session_ids(&self, headers: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let mut ids = Vec::new();
+        self.each_cookie(headers, |value| {
+            if let Ok(id) = self.core.verify_id(value) {
+                ids.push(id.to_string());
+            }
+            None::<()>
+        })?;
+        Ok(ids)
     }
 
     /// The encrypted record a store keeps for a session.
@@ -182,6 +190,38 @@ impl Sealer {
 
     fn __repr__(&self) -> String {
         format!("<Sealer: {:?}, keys redacted>", self.lifetime)
+    }
+}
+
+impl Sealer {
+    /// Calls `found` with each value of our cookie in the ASGI `headers` (an iterable of
+    /// `(name, value)` byte pairs) until it returns something.
+    fn each_cookie<T>(
+        &self,
+        headers: &Bound<'_, PyAny>,
+        mut found: impl FnMut(&[u8]) -> Option<T>,
+    ) -> PyResult<Option<T>> {
+        for pair in headers.try_iter()? {
+            let pair = pair?;
+            // ASGI servers lowercase header names.
+            let name = pair.get_item(0)?;
+            if !name
+                .cast::<PyBytes>()
+                .is_ok_and(|n| n.as_bytes() == b"cookie")
+            {
+                continue;
+            }
+            let value = pair.get_item(1)?;
+            let Ok(value) = value.cast::<PyBytes>() else {
+                continue;
+            };
+            for cookie in cookie::values(value.as_bytes(), self.core.cookie_name()) {
+                if let Some(result) = found(cookie) {
+                    return Ok(Some(result));
+                }
+            }
+        }
+        Ok(None)
     }
 }
 

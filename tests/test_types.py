@@ -353,3 +353,27 @@ def test_too_deep_nesting_is_an_error_naming_the_key(
 def test_moderate_nesting_is_fine(make_client: MakeClient) -> None:
     value = nested_lists(20)
     same(round_trip(make_client, value), value)
+
+
+def test_a_set_serializes_to_the_same_bytes_in_every_process() -> None:
+    """Set iteration order follows salted string hashes; an unchanged session holding a set
+    must still compare equal in another worker, or every read would rewrite the cookie."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from scsession import _core; "
+        "sys.stdout.write(_core.dumps({'tags': {f'tag{i}' for i in range(40)}}).hex())"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1

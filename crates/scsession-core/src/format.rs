@@ -563,6 +563,40 @@ impl Encoder {
         Ok(())
     }
 
+    /// Where the next value will start: a mark for [`sort_values`](Encoder::sort_values).
+    #[must_use]
+    pub fn position(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Puts the values written since `starts[0]` in byte order. `starts` holds the
+    /// [`position`](Encoder::position) before each of them; the last runs to the end.
+    ///
+    /// For sets: their iteration order changes from process to process (string hashing is
+    /// salted), and sorting makes an unchanged set encode to the same bytes everywhere, so
+    /// an unchanged session is recognised as unchanged. Marks that are not increasing or lie
+    /// outside what was written are refused as [`EncodeError::Unbalanced`].
+    pub fn sort_values(&mut self, starts: &[usize]) {
+        let end = self.buf.len();
+        if starts.windows(2).any(|w| w[0] > w[1]) || starts.last().is_some_and(|&s| s > end) {
+            self.fail(EncodeError::Unbalanced);
+            return;
+        }
+        let Some(&first) = starts.first() else { return };
+        let mut ranges: Vec<(usize, usize)> = starts
+            .iter()
+            .zip(starts.iter().skip(1).chain(std::iter::once(&end)))
+            .map(|(&start, &stop)| (start, stop))
+            .collect();
+        ranges.sort_by(|a, b| self.buf[a.0..a.1].cmp(&self.buf[b.0..b.1]));
+        let sorted: Vec<u8> = ranges
+            .iter()
+            .flat_map(|&(a, b)| self.buf[a..b].to_vec())
+            .collect();
+        self.buf.truncate(first);
+        self.buf.extend_from_slice(&sorted);
+    }
+
     /// Closes the innermost container.
     pub fn end(&mut self) {
         if self.depth == 0 || self.open[self.depth - 1] != 0 {
@@ -967,6 +1001,46 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sorted_sets_encode_the_same_whatever_the_iteration_order() {
+        let encode_set = |items: &[&str]| {
+            let mut enc = Encoder::new();
+            enc.begin(Container::Set, items.len()).unwrap();
+            let mut marks = Vec::new();
+            for item in items {
+                marks.push(enc.position());
+                enc.str(item);
+            }
+            enc.sort_values(&marks);
+            enc.end();
+            enc.try_finish().unwrap()
+        };
+        let one = encode_set(&["pear", "fig", "apple", "a"]);
+        assert_eq!(one, encode_set(&["a", "apple", "fig", "pear"]));
+        assert_eq!(one, encode_set(&["fig", "a", "pear", "apple"]));
+        let Value::Set(items) = decode(&one).unwrap() else {
+            panic!("not a set")
+        };
+        assert_eq!(items.len(), 4);
+    }
+
+    #[test]
+    fn sort_values_refuses_marks_out_of_order_or_range() {
+        let mut enc = Encoder::new();
+        enc.begin(Container::List, 2).unwrap();
+        let first = enc.position();
+        enc.int(1);
+        let second = enc.position();
+        enc.int(2);
+        enc.sort_values(&[second, first]);
+        enc.end();
+        assert_eq!(enc.try_finish(), Err(EncodeError::Unbalanced));
+        let mut enc = Encoder::new();
+        enc.none();
+        enc.sort_values(&[99]);
+        assert_eq!(enc.try_finish(), Err(EncodeError::Unbalanced));
+    }
 
     fn s(v: &str) -> Value {
         Value::Str(v.into())

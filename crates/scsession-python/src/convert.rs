@@ -151,6 +151,8 @@ fn encode_items<'py>(
     Ok(())
 }
 
+/// Sets are written in byte order of their encoded elements: their iteration order varies
+/// between processes, and an unchanged session must serialize to the same bytes everywhere.
 fn encode_unordered<'py>(
     items: impl Iterator<Item = Bound<'py, PyAny>>,
     len: usize,
@@ -158,9 +160,12 @@ fn encode_unordered<'py>(
     enc: &mut Encoder,
 ) -> Result<(), EncodeFailure> {
     enc.begin(kind, len)?;
+    let mut starts = Vec::with_capacity(len);
     for item in items {
+        starts.push(enc.position());
         encode_value(&item, enc).map_err(|e| e.at("{…}".to_owned()))?;
     }
+    enc.sort_values(&starts);
     enc.end();
     Ok(())
 }

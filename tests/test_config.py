@@ -193,3 +193,26 @@ def test_key_never_appears_in_a_log_line(
     logged = caplog.text + "".join(repr(record.__dict__) for record in caplog.records)
     for form in secret_forms(LONG_KEY) + secret_forms(KEY):
         assert form not in logged
+
+
+BAD_COOKIE_OPTIONS = {
+    "name with space": {"cookie_name": "my session"},
+    "name with semicolon": {"cookie_name": "s;HttpOnly"},
+    "name with equals": {"cookie_name": "a=b"},
+    "empty name": {"cookie_name": ""},
+    "path injecting an attribute": {"cookie_path": "/; Domain=evil.example"},
+    "path with newline": {"cookie_path": "/\r\nSet-Cookie: x=1"},
+    "domain with semicolon": {"cookie_domain": "example.com; Secure"},
+}
+
+
+@pytest.mark.parametrize("options", BAD_COOKIE_OPTIONS.values(), ids=BAD_COOKIE_OPTIONS.keys())
+def test_cookie_options_that_would_break_set_cookie_are_refused(options: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match=next(iter(options))):
+        SCsessionMiddleware(noop_app, secret_key=KEY, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("secret_key", [None, 12345, ["x" * 32, None]])
+def test_a_secret_of_the_wrong_type_says_what_is_expected(secret_key: Any) -> None:
+    with pytest.raises(TypeError, match="python -m scsession keygen"):
+        SCsessionMiddleware(noop_app, secret_key=secret_key)

@@ -9,6 +9,7 @@ invalidated, or needs its idle deadline pushed back).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Iterable, MutableMapping, Sequence
 from typing import Any, Literal
 
@@ -86,6 +87,7 @@ class SCsessionMiddleware:
         for name, value in (("max_age", max_age), ("idle_timeout", idle_timeout)):
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds or None")
+        _check_cookie_attributes(cookie_name, cookie_path, cookie_domain)
         self.app = app
         self.store = store
         self._cookie_loader = self._open_cookie  # a bound method made once, not per request
@@ -224,5 +226,25 @@ def _restore_staged(session: Session, opened: Opened | None) -> None:
 
 
 def _secrets(secret_key: str | bytes | Sequence[str | bytes]) -> list[bytes]:
-    keys = [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)
+    keys = [secret_key] if isinstance(secret_key, str | bytes) else secret_key
+    if not isinstance(keys, Sequence) or not all(isinstance(k, str | bytes) for k in keys):
+        raise TypeError(
+            "secret_key must be a str or bytes of at least 32 bytes, or a list of them "
+            "(make one with `python -m scsession keygen`)"
+        )
     return [key.encode() if isinstance(key, str) else bytes(key) for key in keys]
+
+
+#: RFC 6265: a cookie name is a token: no separators, spaces or control characters.
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Path and Domain values: no ';' (it would start another attribute) and no control characters.
+_ATTRIBUTE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e]+")
+
+
+def _check_cookie_attributes(name: str, path: str, domain: str | None) -> None:
+    """Refuses values that would break the Set-Cookie header or inject attributes into it."""
+    if not _COOKIE_NAME.fullmatch(name):
+        raise ValueError(f"cookie_name {name!r} is not a valid cookie name (RFC 6265 token)")
+    for option, value in (("cookie_path", path), ("cookie_domain", domain)):
+        if value is not None and not _ATTRIBUTE_VALUE.fullmatch(value):
+            raise ValueError(f"{option} {value!r} contains ';' or characters a cookie cannot carry")

@@ -97,7 +97,8 @@ class Session(dict[str, Any]):
 
     @property
     def is_loaded(self) -> bool:
-        """Whether the data has been read from the cookie (always true with a store)."""
+        """Whether the session has been used yet, so its data was opened (from the cookie, or
+        from the record a store returned before the handler ran)."""
         return self._loader is None
 
     # -- what scsession adds to dict -------------------------------------------------------------
@@ -123,8 +124,10 @@ class Session(dict[str, Any]):
         pending = dict.get(self, FLASHES_KEY)
         if not isinstance(pending, list) or not pending:
             return []
-        taken = [Flash(c, m) for c, m in pending if category is None or c == category]
-        kept = [entry for entry in pending if category is not None and entry[0] != category]
+        # Anything under the key that is not a (category, message) pair is dropped, not raised.
+        pairs = [e for e in pending if isinstance(e, list | tuple) and len(e) == 2]
+        taken = [Flash(c, m) for c, m in pairs if category is None or c == category]
+        kept = [entry for entry in pairs if category is not None and entry[0] != category]
         if kept:
             dict.__setitem__(self, FLASHES_KEY, kept)
         else:

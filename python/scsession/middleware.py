@@ -120,30 +120,41 @@ class SCsessionMiddleware:
             # Store I/O is awaited here, before the handler, as a sync dict cannot await it.
             # The session still only counts as used (and is only saved or refreshed) once
             # the handler touches it.
-            session._loader = _restore_staged
+            session._loader = _staged
             session._source = await self._fetch_record(scope)
         scope["session"] = session
 
-        def send_wrapper(message: Message) -> Awaitable[None]:
-            # A plain function returning send's awaitable: no extra coroutine per message.
-            if session._loader is None and message["type"] in _HEADER_MESSAGES:
-                return self._send_with_cookie(message, session, send)
-            return send(message)  # type: ignore[no-any-return]
+        # Plain functions returning send's awaitable: no extra coroutine per message.
+        if self.store is None:
+
+            def send_wrapper(message: Message) -> Awaitable[None]:
+                if session._loader is None and message["type"] in _HEADER_MESSAGES:
+                    # Cookie sessions save without I/O, so this stays synchronous.
+                    header = self._cookie_header(session)
+                    if header is not None:
+                        message = _with_set_cookie(message, header)
+                return send(message)  # type: ignore[no-any-return]
+
+        else:
+
+            def send_wrapper(message: Message) -> Awaitable[None]:
+                if session._loader is None and message["type"] in _HEADER_MESSAGES:
+                    return self._send_after_store_write(message, session, send)
+                return send(message)  # type: ignore[no-any-return]
 
         await self.app(scope, receive, send_wrapper)
 
     # -- loading ---------------------------------------------------------------------------------
 
-    def _open_cookie(self, session: Session, headers: Headers) -> None:
+    def _open_cookie(self, headers: Headers) -> Opened | None:
         """The lazy loader of a cookie session; runs at the session's first use."""
         opened = self._sealer.open_cookie(headers, _clock.now())
-        if opened is not None:
-            session._restore(*opened)
-        elif logger.isEnabledFor(logging.DEBUG) and self._has_cookie(headers):
+        if opened is None and logger.isEnabledFor(logging.DEBUG) and self._has_cookie(headers):
             logger.debug(
                 "scsession: the session cookie did not open (tampered, expired, another key or "
                 "not ours); starting a fresh session"
             )
+        return opened
 
     def _has_cookie(self, headers: Headers) -> bool:
         """Whether the request carries a cookie of our name at all (for log lines only)."""
@@ -167,62 +178,93 @@ class SCsessionMiddleware:
 
     # -- saving ----------------------------------------------------------------------------------
 
-    async def _send_with_cookie(self, message: Message, session: Session, send: Any) -> None:
-        header = await self._commit(session)
-        if header is not None:
-            message = {**message, "headers": [*message.get("headers", ()), (b"set-cookie", header)]}
-        await send(message)
-
-    async def _commit(self, session: Session) -> bytes | None:
-        """Saves the session if it needs it; returns the Set-Cookie value to send, if any."""
+    def _cookie_header(self, session: Session) -> bytes | None:
+        """Cookie mode: the Set-Cookie value the response needs, if any."""
         data = _core.dumps(session)
-        store = self.store
         if data == _EMPTY:
-            # Emptied, invalidated, or never written: forget it everywhere it was.
-            if store is not None:
-                for dead in {session._retired_id, session._loaded_id} - {None}:
-                    await store.delete(dead)  # type: ignore[arg-type]
-            return self._delete_cookie if session._loaded_id is not None else None
+            return self._forget(session)
+        now = self._write_due(session, data)
+        if now is None:
+            return None
+        session_id = session._id
+        assert session_id is not None  # _write_due gave it one
+        value = self._sealer.seal_cookie(session_id, session._created, now, data)
+        return self._set_cookie(session, value, data, now)
 
+    async def _send_after_store_write(self, message: Message, session: Session, send: Any) -> None:
+        header = await self._store_write(session)
+        await send(message if header is None else _with_set_cookie(message, header))
+
+    async def _store_write(self, session: Session) -> bytes | None:
+        """Store mode: writes what changed; returns the Set-Cookie value to send, if any."""
+        store = self.store
+        assert store is not None  # only called with a store
+        data = _core.dumps(session)
+        if data == _EMPTY:
+            for dead in {session._retired_id, session._loaded_id} - {None}:
+                await store.delete(dead)  # type: ignore[arg-type]
+            return self._forget(session)
+        now = self._write_due(session, data)
+        if now is None:
+            return None
+        session_id = session._id
+        assert session_id is not None  # _write_due gave it one
+        blob = self._sealer.seal_record(session_id, session._created, now, data)
+        remaining = self._sealer.remaining(session._created, now, now)
+        ttl = STORE_TTL_WITHOUT_LIMITS if remaining is None else remaining
+        if session_id == session._loaded_id and self._store_update is not None:
+            if not await self._store_update(session_id, blob, ttl):
+                # Ended meanwhile (a sign-out in another request): never bring it back.
+                return self._delete_cookie
+        else:
+            await store.save(session_id, blob, ttl)
+        if session._retired_id is not None:
+            # Only now, so the new id holds the data before the old one dies.
+            await store.delete(session._retired_id)
+        return self._set_cookie(session, self._sealer.sign_id(session_id), data, now)
+
+    def _forget(self, session: Session) -> bytes | None:
+        """An emptied or invalidated session: delete the cookie, if the browser has one."""
+        return self._delete_cookie if session._loaded_id is not None else None
+
+    def _write_due(self, session: Session, data: bytes) -> int | None:
+        """The time to write the session at, or None when it needs no write: unchanged, not
+        regenerated, and its idle deadline needs no pushing back. Gives new sessions an id."""
         now = _clock.now()
-        changed = data != session._original or session._force
-        if not changed and not (
-            session._loaded_id is not None and self._sealer.needs_refresh(session._last_seen, now)
+        if (
+            data == session._original
+            and not session._force
+            and not (
+                session._loaded_id is not None
+                and self._sealer.needs_refresh(session._last_seen, now)
+            )
         ):
             return None
         if session._id is None:
             session._id = _core.new_session_id()
         if session._created == 0:
             session._created = now
-        session_id, created = session._id, session._created
-        remaining = self._sealer.remaining(created, now, now)
+        return now
 
-        if store is None:
-            value = self._sealer.seal_cookie(session_id, created, now, data)
-        else:
-            blob = self._sealer.seal_record(session_id, created, now, data)
-            ttl = remaining if remaining is not None else STORE_TTL_WITHOUT_LIMITS
-            if session_id == session._loaded_id and self._store_update is not None:
-                if not await self._store_update(session_id, blob, ttl):
-                    # Ended meanwhile (a sign-out in another request): never bring it back.
-                    return self._delete_cookie
-            else:
-                await store.save(session_id, blob, ttl)
-            if session._retired_id is not None:
-                # Only now, so the new id holds the data before the old one dies.
-                await store.delete(session._retired_id)
-            value = self._sealer.sign_id(session_id)
-
+    def _set_cookie(self, session: Session, value: str, data: bytes, now: int) -> bytes:
+        """Records the write on the session and formats its Set-Cookie value."""
         session._original, session._last_seen, session._force = data, now, False
-        max_age = "" if self.max_age is None else f"; Max-Age={remaining}"
+        if self.max_age is None:
+            max_age = ""
+        else:
+            max_age = f"; Max-Age={self._sealer.remaining(session._created, now, now)}"
         cookie = f"{self._cookie_prefix}{value}{self._cookie_where}{max_age}{self._cookie_flags}"
         return cookie.encode("latin-1")
 
 
-def _restore_staged(session: Session, opened: Opened | None) -> None:
+def _with_set_cookie(message: Message, header: bytes) -> Message:
+    """A copy of `message` with one more Set-Cookie header (the app's message is not changed)."""
+    return {**message, "headers": [*message.get("headers", ()), (b"set-cookie", header)]}
+
+
+def _staged(opened: Opened | None) -> Opened | None:
     """The lazy loader of a store session: its record was fetched before the handler."""
-    if opened is not None:
-        session._restore(*opened)
+    return opened
 
 
 def _secrets(secret_key: str | bytes | Sequence[str | bytes]) -> list[bytes]:

@@ -61,7 +61,10 @@ class Session(dict[str, Any]):
         """
         if data:
             dict.update(self, data)
-        self._loader: Callable[[Session, Any], None] | None = None
+        # Called with _source at first use: returns (id, created, last_seen, data bytes, data)
+        # of the session the request came with, or None for a new session.
+        self._loader: Callable[[Any], tuple[str, int, int, bytes, dict[str, Any]] | None] | None
+        self._loader = None
         self._source: Any = None
         self._reset()
 
@@ -81,9 +84,12 @@ class Session(dict[str, Any]):
         if loader is not None:
             self._loader = None
             dict.clear(self)
-            self._reset()
-            loader(self, self._source)
+            opened = loader(self._source)
             self._source = None
+            if opened is None:
+                self._reset()
+            else:
+                self._restore(*opened)
 
     def _restore(
         self, session_id: str, created: int, last_seen: int, original: bytes, data: dict[str, Any]
@@ -91,9 +97,11 @@ class Session(dict[str, Any]):
         """Fills the session with what a valid cookie or store record held."""
         dict.update(self, data)
         self._id = self._loaded_id = session_id
+        self._retired_id = None
+        self._original = original
         self._created = created
         self._last_seen = last_seen
-        self._original = original
+        self._force = False
 
     @property
     def is_loaded(self) -> bool:

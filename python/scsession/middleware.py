@@ -183,11 +183,10 @@ class SCsessionMiddleware:
         data = _core.dumps(session)
         if data == _EMPTY:
             return self._forget(session)
-        now = self._write_due(session, data)
-        if now is None:
+        due = self._write_due(session, data)
+        if due is None:
             return None
-        session_id = session._id
-        assert session_id is not None  # _write_due gave it one
+        session_id, now = due
         value = self._sealer.seal_cookie(session_id, session._created, now, data)
         return self._set_cookie(session, value, data, now)
 
@@ -204,11 +203,10 @@ class SCsessionMiddleware:
             for dead in {session._retired_id, session._loaded_id} - {None}:
                 await store.delete(dead)  # type: ignore[arg-type]
             return self._forget(session)
-        now = self._write_due(session, data)
-        if now is None:
+        due = self._write_due(session, data)
+        if due is None:
             return None
-        session_id = session._id
-        assert session_id is not None  # _write_due gave it one
+        session_id, now = due
         blob = self._sealer.seal_record(session_id, session._created, now, data)
         remaining = self._sealer.remaining(session._created, now, now)
         ttl = STORE_TTL_WITHOUT_LIMITS if remaining is None else remaining
@@ -227,9 +225,9 @@ class SCsessionMiddleware:
         """An emptied or invalidated session: delete the cookie, if the browser has one."""
         return self._delete_cookie if session._loaded_id is not None else None
 
-    def _write_due(self, session: Session, data: bytes) -> int | None:
-        """The time to write the session at, or None when it needs no write: unchanged, not
-        regenerated, and its idle deadline needs no pushing back. Gives new sessions an id."""
+    def _write_due(self, session: Session, data: bytes) -> tuple[str, int] | None:
+        """The id and time to write the session under, or None when it needs no write:
+        unchanged, not regenerated, and its idle deadline needs no pushing back."""
         now = _clock.now()
         if (
             data == session._original
@@ -244,7 +242,7 @@ class SCsessionMiddleware:
             session._id = _core.new_session_id()
         if session._created == 0:
             session._created = now
-        return now
+        return session._id, now
 
     def _set_cookie(self, session: Session, value: str, data: bytes, now: int) -> bytes:
         """Records the write on the session and formats its Set-Cookie value."""

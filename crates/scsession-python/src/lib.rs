@@ -87,13 +87,7 @@ impl Sealer {
     ) -> PyResult<Option<OpenedCookie<'py>>> {
         self.each_cookie(headers, |value| {
             let record = self.core.open_cookie(value).ok()?;
-            if self
-                .lifetime
-                .is_expired(record.created, record.last_seen, now)
-            {
-                return None;
-            }
-            let data = convert::decode_session(py, &record.data)?;
+            let data = self.live_data(py, &record, now)?;
             Some((
                 record.id.to_string(),
                 record.created,
@@ -163,13 +157,7 @@ impl Sealer {
     ) -> Option<OpenedRecord<'py>> {
         let id: SessionId = id.parse().ok()?;
         let record = self.core.open_record(&id, blob).ok()?;
-        if self
-            .lifetime
-            .is_expired(record.created, record.last_seen, now)
-        {
-            return None;
-        }
-        let data = convert::decode_session(py, &record.data)?;
+        let data = self.live_data(py, &record, now)?;
         Some((
             record.created,
             record.last_seen,
@@ -194,6 +182,23 @@ impl Sealer {
 }
 
 impl Sealer {
+    /// The data of an opened record as a dict, unless the session has expired by `now` or
+    /// its data does not decode.
+    fn live_data<'py>(
+        &self,
+        py: Python<'py>,
+        record: &Record,
+        now: u64,
+    ) -> Option<Bound<'py, PyDict>> {
+        if self
+            .lifetime
+            .is_expired(record.created, record.last_seen, now)
+        {
+            return None;
+        }
+        convert::decode_session(py, &record.data)
+    }
+
     /// Calls `found` with each value of our cookie in the ASGI `headers` (an iterable of
     /// `(name, value)` byte pairs) until it returns something.
     fn each_cookie<T>(

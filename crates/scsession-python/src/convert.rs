@@ -233,34 +233,27 @@ fn python_year(year: i32) -> u16 {
     u16::try_from(year).unwrap_or_default()
 }
 
-/// Encodes one value of any supported type.
+/// Encodes one value of any supported type, commonest first. Subclasses (a `StrEnum`, an
+/// `OrderedDict`) are stored as their base type; `bool` is tested before `int`, its base.
 pub fn encode_value(obj: &Bound<'_, PyAny>, enc: &mut Encoder) -> Result<(), EncodeFailure> {
-    // Exact types first: they are nearly every value a session holds.
-    if let Ok(s) = obj.cast_exact::<PyString>() {
+    let py = obj.py();
+    if let Ok(s) = obj.cast::<PyString>() {
         enc.str(s.to_str()?);
-    } else if obj.is_exact_instance_of::<PyInt>() {
-        encode_int(obj, enc)?;
-    } else if let Ok(b) = obj.cast_exact::<PyBool>() {
+    } else if let Ok(b) = obj.cast::<PyBool>() {
         enc.bool(b.is_true());
+    } else if obj.is_instance_of::<PyInt>() {
+        encode_int(obj, enc)?;
     } else if obj.is_none() {
         enc.none();
-    } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
         enc.float(f.value());
-    } else if let Ok(d) = obj.cast_exact::<PyDict>() {
+    } else if let Ok(d) = obj.cast::<PyDict>() {
         encode_dict(d, enc)?;
-    } else if let Ok(l) = obj.cast_exact::<PyList>() {
+    } else if let Ok(l) = obj.cast::<PyList>() {
         encode_items(l.iter(), Container::List, enc)?;
-    } else if let Ok(t) = obj.cast_exact::<PyTuple>() {
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
         encode_items(t.iter(), Container::Tuple, enc)?;
-    } else {
-        encode_uncommon(obj, enc)?;
-    }
-    Ok(())
-}
-
-fn encode_uncommon(obj: &Bound<'_, PyAny>, enc: &mut Encoder) -> Result<(), EncodeFailure> {
-    let py = obj.py();
-    if let Ok(b) = obj.cast::<PyBytes>() {
+    } else if let Ok(b) = obj.cast::<PyBytes>() {
         enc.bytes(b.as_bytes());
     } else if let Ok(b) = obj.cast::<PyByteArray>() {
         enc.bytes(&b.to_vec());
@@ -281,19 +274,6 @@ fn encode_uncommon(obj: &Bound<'_, PyAny>, enc: &mut Encoder) -> Result<(), Enco
         enc.uuid(&bytes);
     } else if obj.is_instance(decimal_type(py)?)? {
         enc.decimal(obj.str()?.to_str()?);
-    } else if let Ok(s) = obj.cast::<PyString>() {
-        enc.str(s.to_str()?);
-    } else if obj.is_instance_of::<PyInt>() {
-        // Subclasses such as IntEnum are stored as the int they are.
-        encode_int(obj, enc)?;
-    } else if let Ok(f) = obj.cast::<PyFloat>() {
-        enc.float(f.value());
-    } else if let Ok(d) = obj.cast::<PyDict>() {
-        encode_dict(d, enc)?;
-    } else if let Ok(l) = obj.cast::<PyList>() {
-        encode_items(l.iter(), Container::List, enc)?;
-    } else if let Ok(t) = obj.cast::<PyTuple>() {
-        encode_items(t.iter(), Container::Tuple, enc)?;
     } else {
         return Err(EncodeFailure::new(Problem::Unsupported(type_name(obj))));
     }

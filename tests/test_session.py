@@ -77,7 +77,7 @@ DICT_OPERATIONS: dict[str, tuple[Callable[[Session], Any], Any, dict[str, Any] |
     "json.dumps": (lambda s: json.loads(json.dumps(s)), SEED, None),
     "json.dumps indent": (lambda s: json.loads(json.dumps(s, indent=2)), SEED, None),
     "==": (lambda s: [s == SEED, s == SEED, s == {"a": 1}], [True, True, False], None),
-    "!=": (lambda s: [s != SEED, s != {"a": 1}], [False, True], None),
+    "!=": (lambda s: [s != SEED, s != {"a": 1}, s != 5, s == 5], [False, True, True, False], None),
     "repr": (lambda s: ["'a': 1" in repr(s), "'b': 2" in repr(s)], [True, True], None),
     "|": (lambda s: s | {"c": 3}, {"a": 1, "b": 2, "c": 3}, None),
     "| reflected": (lambda s: {"c": 3} | s, {"c": 3, "a": 1, "b": 2}, None),

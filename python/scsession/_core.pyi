@@ -1,25 +1,18 @@
 """Type stubs of ``scsession._core``, the Rust engine (crates/scsession-python)."""
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, final
+from typing import Any, final
 
 __all__ = [
-    "MAX_COOKIE_SIZE",
     "MemoryStore",
     "Sealer",
     "check_value",
     "dumps",
-    "loads",
     "new_session_id",
 ]
 
-MAX_COOKIE_SIZE: Final[int]
-
 def dumps(data: dict[str, Any]) -> bytes:
     """Serializes session data; ``TypeError`` naming the key for a value it cannot store."""
-
-def loads(data: bytes) -> dict[str, Any]:
-    """Decodes bytes made by :func:`dumps`; ``ValueError`` if they are not session data."""
 
 def check_value(key: object, value: object) -> None:
     """Raises the ``TypeError`` that saving would raise if ``value`` cannot be stored."""

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Iterable, MutableMapping, Sequence
 from typing import Any, Literal
 
 from scsession import _clock, _core
-from scsession.session import UNLOADED, Session
+from scsession.session import UNLOADED, Opened, Session
 from scsession.stores import SessionStore
 
 __all__ = ["SCsessionMiddleware"]
@@ -23,8 +23,6 @@ logger = logging.getLogger("scsession")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-#: A session as opened: (id, created, last_seen, data bytes, data).
-Opened = tuple[str, int, int, bytes, dict[str, Any]]
 Headers = Iterable[tuple[bytes, bytes]]
 ASGIApp = Any
 

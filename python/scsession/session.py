@@ -23,6 +23,9 @@ UNLOADED = "__scsession_not_loaded__"
 
 _MISSING: Any = object()
 
+#: A session as its loader opens it: (id, created, last_seen, data bytes, data).
+Opened = tuple[str, int, int, bytes, dict[str, Any]]
+
 
 class Flash(NamedTuple):
     """A one-time message for the next page, from :meth:`Session.flash`."""
@@ -63,8 +66,7 @@ class Session(dict[str, Any]):
             dict.update(self, data)
         # Called with _source at first use: returns (id, created, last_seen, data bytes, data)
         # of the session the request came with, or None for a new session.
-        self._loader: Callable[[Any], tuple[str, int, int, bytes, dict[str, Any]] | None] | None
-        self._loader = None
+        self._loader: Callable[[Any], Opened | None] | None = None
         self._source: Any = None
         self._reset()
 
@@ -102,12 +104,6 @@ class Session(dict[str, Any]):
         self._created = created
         self._last_seen = last_seen
         self._force = False
-
-    @property
-    def is_loaded(self) -> bool:
-        """Whether the session has been used yet, so its data was opened (from the cookie, or
-        from the record a store returned before the handler ran)."""
-        return self._loader is None
 
     # -- what scsession adds to dict -------------------------------------------------------------
 

@@ -36,10 +36,6 @@ pub fn check_cookie_size(size: usize) -> PyResult<()> {
     )))
 }
 
-pub fn not_session_data() -> PyErr {
-    PyValueError::new_err("the bytes are not scsession session data")
-}
-
 pub fn bad_session_id() -> PyErr {
     PyValueError::new_err("not a scsession session id (22 base64url characters)")
 }

@@ -25,12 +25,6 @@ fn dumps<'py>(py: Python<'py>, data: &Bound<'py, PyDict>) -> PyResult<Bound<'py,
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// Decodes bytes made by `dumps`; `ValueError` when they are not session data.
-#[pyfunction]
-fn loads<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
-    convert::decode_session(py, data).ok_or_else(errors::not_session_data)
-}
-
 /// Raises the `TypeError` that saving would raise if `value` cannot be stored under `key`.
 #[pyfunction]
 fn check_value(key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -280,11 +274,9 @@ impl MemoryStore {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dumps, m)?)?;
-    m.add_function(wrap_pyfunction!(loads, m)?)?;
     m.add_function(wrap_pyfunction!(check_value, m)?)?;
     m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
     m.add_class::<Sealer>()?;
     m.add_class::<MemoryStore>()?;
-    m.add("MAX_COOKIE_SIZE", scsession_core::seal::MAX_COOKIE_LEN)?;
     Ok(())
 }

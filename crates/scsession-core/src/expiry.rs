@@ -17,6 +17,10 @@
 /// clocks as too far apart.
 pub const MAX_CLOCK_SKEW: u64 = 300;
 
+/// Time to live (seconds) of stored sessions that have neither `max_age` nor `idle_timeout`:
+/// the browser ends them, but a store needs some end.
+pub const STORE_TTL_WITHOUT_LIMITS: u64 = 14 * 24 * 3600;
+
 /// How long sessions live. `None` means no limit of that kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lifetime {
@@ -63,6 +67,16 @@ impl Lifetime {
     pub fn remaining(&self, created: u64, last_seen: u64, now: u64) -> Option<u64> {
         self.deadline(created, last_seen)
             .map(|deadline| deadline.saturating_sub(now))
+    }
+
+    /// How long a store should keep a session written at `now`: until it expires, at least one
+    /// second (a time to live of zero means "forever" to some stores), and
+    /// [`STORE_TTL_WITHOUT_LIMITS`] when no limit is set.
+    #[must_use]
+    pub fn store_ttl(&self, created: u64, now: u64) -> u64 {
+        self.remaining(created, now, now)
+            .unwrap_or(STORE_TTL_WITHOUT_LIMITS)
+            .max(1)
     }
 
     fn deadline(&self, created: u64, last_seen: u64) -> Option<u64> {

@@ -563,6 +563,13 @@ impl Encoder {
         Ok(())
     }
 
+    /// Writes a value that is already encoded, e.g. an entry from [`dict_entries`]. `encoded`
+    /// must be exactly one complete value, or the result will not decode.
+    pub(crate) fn encoded(&mut self, encoded: &[u8]) {
+        self.item();
+        self.buf.extend_from_slice(encoded);
+    }
+
     /// Where the next value will start: a mark for [`sort_values`](Encoder::sort_values).
     #[must_use]
     pub fn position(&self) -> usize {
@@ -996,6 +1003,98 @@ pub fn decode_with<B: Builder>(bytes: &[u8], builder: &mut B) -> Result<B::Value
 /// Decodes exactly one value into a [`Value`].
 pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
     decode_with(bytes, &mut ValueBuilder)
+}
+
+/// The entries of an encoded dict, as `(key, value)` slices of `bytes` in their order, each a
+/// complete encoded value. Checks everything [`decode`] checks, without building anything.
+///
+/// ```
+/// use scsession_core::format::{self, Value};
+///
+/// let dict = Value::Dict(vec![(Value::Str("n".into()), Value::Int(1))]);
+/// let bytes = format::encode(&dict).unwrap();
+/// let entries = format::dict_entries(&bytes).unwrap();
+/// assert_eq!(entries, [(&[0x06, 1, b'n'][..], &[0x03, 2][..])]);
+/// assert!(format::dict_entries(&format::encode(&Value::Int(1)).unwrap()).is_err());
+/// ```
+pub fn dict_entries(bytes: &[u8]) -> Result<Vec<(&[u8], &[u8])>, DecodeError> {
+    let mut r = Reader { bytes };
+    if r.u8()? != tag::DICT {
+        return Err(DecodeError::InvalidValue);
+    }
+    let n = r.len(2)?;
+    let mut entries = Vec::with_capacity(n.min(PREALLOC_LIMIT));
+    let value_at = |r: &mut Reader<'_>| decode_value(r, &mut Skip, 1);
+    for _ in 0..n {
+        let key_start = r.bytes;
+        value_at(&mut r)?;
+        let key = &key_start[..key_start.len() - r.bytes.len()];
+        let value_start = r.bytes;
+        value_at(&mut r)?;
+        let value = &value_start[..value_start.len() - r.bytes.len()];
+        entries.push((key, value));
+    }
+    if r.bytes.is_empty() {
+        Ok(entries)
+    } else {
+        Err(DecodeError::TrailingBytes)
+    }
+}
+
+/// A [`Builder`] that builds nothing: decoding with it only validates and skips.
+struct Skip;
+
+impl Builder for Skip {
+    type Value = ();
+    type Error = DecodeError;
+    fn none(&mut self) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn bool(&mut self, _: bool) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn int(&mut self, _: i64) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn big_int(&mut self, _: &[u8]) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn float(&mut self, _: f64) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn str(&mut self, _: &str) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn bytes(&mut self, _: &[u8]) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn list(&mut self, _: Vec<()>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn tuple(&mut self, _: Vec<()>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn set(&mut self, _: Vec<()>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn frozenset(&mut self, _: Vec<()>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn dict(&mut self, _: Vec<((), ())>) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn date(&mut self, _: Date) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn datetime(&mut self, _: DateTime) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn uuid(&mut self, _: [u8; 16]) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn decimal(&mut self, _: &str) -> Result<(), DecodeError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod changeset;
 pub mod cookie;
 pub mod expiry;
 pub mod format;

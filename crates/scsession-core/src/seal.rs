@@ -61,6 +61,17 @@ pub const SIGNED_ID_LEN: usize = 43;
 /// Largest raw (decoded) cookie: base64 of [`MAX_COOKIE_LEN`] characters.
 const MAX_RAW_COOKIE: usize = MAX_COOKIE_LEN / 4 * 3 + 3;
 
+/// What tells one sealed record from every other: its header, which holds the random nonce.
+/// Every seal draws a new nonce, so two writes never share a version; stores compare it to
+/// replace a record only if nobody else wrote it since it was loaded (compare and swap).
+#[must_use]
+pub fn record_version(blob: &[u8]) -> &[u8] {
+    &blob[..blob.len().min(HEADER_LEN)]
+}
+
+/// Length of a [`record_version`] (of any record that opens).
+pub const RECORD_VERSION_LEN: usize = HEADER_LEN;
+
 /// The one error of every failed open: wrong key, wrong cookie name, tampered, truncated,
 /// malformed or too long all look the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -7,8 +7,10 @@ use std::future::{ready, Future};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{SessionStore, StoreError};
+use super::{commit, Commit, Committed, SessionStore, StoreError, Swap};
+use crate::expiry::Lifetime;
 use crate::id::SessionId;
+use crate::seal::Sealer;
 
 /// Expired entries are swept from the map once every this many writes.
 const SWEEP_EVERY: u32 = 1024;
@@ -43,7 +45,7 @@ struct Inner {
 ///
 /// ```
 /// use std::time::Duration;
-/// use scsession_core::store::MemoryStore;
+/// use scsession_core::store::{MemoryStore, Swap};
 /// use scsession_core::SessionId;
 ///
 /// let store = MemoryStore::new();
@@ -51,7 +53,7 @@ struct Inner {
 /// store.save_now(&id, b"blob", Duration::from_secs(60));
 /// assert_eq!(store.load_now(&id), Some(b"blob".to_vec()));
 /// store.delete_now(&id);
-/// assert!(!store.update_now(&id, b"again", Duration::from_secs(60)));
+/// assert_eq!(store.replace_now(&id, b"blob", b"again", Duration::from_secs(60)), Swap::Missing);
 /// assert_eq!(store.len(), 0);
 /// ```
 #[derive(Default)]
@@ -102,24 +104,43 @@ impl MemoryStore {
         inner.wrote(now);
     }
 
-    /// Replaces the blob under `id` only if an unexpired entry is there; `false` otherwise.
+    /// Replaces the blob under `id` only if an unexpired entry is there whose blob starts with
+    /// `version` (see [`SessionStore::replace`]).
     #[must_use]
-    pub fn update_now(&self, id: &SessionId, blob: &[u8], ttl: Duration) -> bool {
+    pub fn replace_now(&self, id: &SessionId, version: &[u8], blob: &[u8], ttl: Duration) -> Swap {
         let now = Instant::now();
         let mut inner = self.lock();
-        let updated = match inner.map.get_mut(id) {
-            Some(entry) if entry.live(now) => {
+        let swap = match inner.map.get_mut(id) {
+            Some(entry) if entry.live(now) && entry.blob.starts_with(version) => {
                 *entry = Entry::new(blob, ttl, now);
-                true
+                Swap::Done
             }
+            Some(entry) if entry.live(now) => Swap::Stale,
             Some(_) => {
                 inner.map.remove(id);
-                false
+                Swap::Missing
             }
-            None => false,
+            None => Swap::Missing,
         };
         inner.wrote(now);
-        updated
+        swap
+    }
+
+    /// [`commit`] without waiting: this store's futures are ready at once.
+    pub fn commit_now(
+        &self,
+        sealer: &Sealer,
+        lifetime: &Lifetime,
+        write: Commit<'_>,
+    ) -> Result<Committed, StoreError> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::pin!(commit(self, sealer, lifetime, write))
+            .as_mut()
+            .poll(&mut cx)
+        {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => unreachable!("memory store futures are ready at once"),
+        }
     }
 
     /// Removes `id`, if there.
@@ -169,13 +190,14 @@ impl SessionStore for MemoryStore {
         ready(Ok(()))
     }
 
-    fn update(
+    fn replace(
         &self,
         id: &SessionId,
+        version: &[u8],
         blob: &[u8],
         ttl: Duration,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        ready(Ok(self.update_now(id, blob, ttl)))
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
+        ready(Ok(self.replace_now(id, version, blob, ttl)))
     }
 
     fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send {
@@ -204,20 +226,21 @@ mod tests {
         let store = MemoryStore::new();
         let id = SessionId::random();
         assert_eq!(store.load_now(&id), None);
-        assert!(!store.update_now(&id, b"x", MINUTE));
-        assert_eq!(store.load_now(&id), None, "update never inserts");
+        assert_eq!(store.replace_now(&id, b"", b"x", MINUTE), Swap::Missing);
+        assert_eq!(store.load_now(&id), None, "replace never inserts");
         store.save_now(&id, b"one", MINUTE);
         assert_eq!(store.load_now(&id), Some(b"one".to_vec()));
         store.save_now(&id, b"two", MINUTE);
         assert_eq!(store.load_now(&id), Some(b"two".to_vec()));
-        assert!(store.update_now(&id, b"three", MINUTE));
+        assert_eq!(store.replace_now(&id, b"one", b"three", MINUTE), Swap::Stale);
+        assert_eq!(store.replace_now(&id, b"tw", b"three", MINUTE), Swap::Done);
         assert_eq!(store.load_now(&id), Some(b"three".to_vec()));
         assert_eq!(store.len(), 1);
         assert!(!store.is_empty());
         store.delete_now(&id);
         store.delete_now(&id);
         assert_eq!(store.load_now(&id), None);
-        assert!(!store.update_now(&id, b"zombie", MINUTE));
+        assert_eq!(store.replace_now(&id, b"", b"zombie", MINUTE), Swap::Missing);
         assert!(store.is_empty());
     }
 
@@ -227,12 +250,12 @@ mod tests {
         let id = SessionId::random();
         store.save_now(&id, b"gone", Duration::ZERO);
         assert_eq!(store.len(), 0);
-        assert!(!store.update_now(&id, b"back", MINUTE));
+        assert_eq!(store.replace_now(&id, b"", b"back", MINUTE), Swap::Missing);
         assert_eq!(store.load_now(&id), None);
         // A time to live too long for Instant means "never".
         store.save_now(&id, b"forever", Duration::MAX);
         assert_eq!(store.load_now(&id), Some(b"forever".to_vec()));
-        assert!(store.update_now(&id, b"still", Duration::MAX));
+        assert_eq!(store.replace_now(&id, b"", b"still", Duration::MAX), Swap::Done);
     }
 
     #[test]
@@ -251,9 +274,9 @@ mod tests {
         let store = MemoryStore::default();
         let id = SessionId::random();
         assert_eq!(block_on(store.load(&id)), Ok(None));
-        assert_eq!(block_on(store.update(&id, b"a", MINUTE)), Ok(false));
+        assert_eq!(block_on(store.replace(&id, b"", b"a", MINUTE)), Ok(Swap::Missing));
         assert_eq!(block_on(store.save(&id, b"a", MINUTE)), Ok(()));
-        assert_eq!(block_on(store.update(&id, b"b", MINUTE)), Ok(true));
+        assert_eq!(block_on(store.replace(&id, b"a", b"b", MINUTE)), Ok(Swap::Done));
         assert_eq!(block_on(store.load(&id)), Ok(Some(b"b".to_vec())));
         assert_eq!(block_on(store.delete(&id)), Ok(()));
         assert_eq!(block_on(store.delete(&id)), Ok(()));
@@ -271,7 +294,7 @@ mod tests {
                     for _ in 0..100 {
                         let id = SessionId::random();
                         store.save_now(&id, b"x", MINUTE);
-                        assert!(store.update_now(&id, b"y", MINUTE));
+                        assert_eq!(store.replace_now(&id, b"x", b"y", MINUTE), Swap::Done);
                     }
                 })
             })

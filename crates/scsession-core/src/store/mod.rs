@@ -10,7 +10,7 @@
 //! use std::sync::Mutex;
 //! use std::time::{Duration, Instant};
 //!
-//! use scsession_core::store::{SessionStore, StoreError};
+//! use scsession_core::store::{SessionStore, StoreError, Swap};
 //! use scsession_core::SessionId;
 //!
 //! type Map = HashMap<SessionId, (Vec<u8>, Instant)>;
@@ -20,14 +20,15 @@
 //!
 //! impl MapStore {
 //!     fn map(&self) -> Result<std::sync::MutexGuard<'_, Map>, StoreError> {
-//!         self.0.lock().map_err(|_| StoreError::Backend("lock poisoned".into()))
+//!         let mut map = self.0.lock().map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+//!         map.retain(|_, (_, expires)| *expires > Instant::now());
+//!         Ok(map)
 //!     }
 //! }
 //!
 //! impl SessionStore for MapStore {
 //!     async fn load(&self, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
-//!         let map = self.map()?;
-//!         Ok(map.get(id).filter(|(_, exp)| *exp > Instant::now()).map(|(blob, _)| blob.clone()))
+//!         Ok(self.map()?.get(id).map(|(blob, _)| blob.clone()))
 //!     }
 //!
 //!     async fn save(&self, id: &SessionId, blob: &[u8], ttl: Duration) -> Result<(), StoreError> {
@@ -35,20 +36,22 @@
 //!         Ok(())
 //!     }
 //!
-//!     async fn update(
+//!     async fn replace(
 //!         &self,
 //!         id: &SessionId,
+//!         version: &[u8],
 //!         blob: &[u8],
 //!         ttl: Duration,
-//!     ) -> Result<bool, StoreError> {
-//!         let mut map = self.map()?;
-//!         match map.get_mut(id) {
-//!             Some(entry) if entry.1 > Instant::now() => {
-//!                 *entry = (blob.to_vec(), Instant::now() + ttl);
-//!                 Ok(true)
-//!             }
-//!             _ => Ok(false), // missing or expired: never brought back
+//!     ) -> Result<Swap, StoreError> {
+//!         let mut map = self.map()?; // one lock: the check and the write are one step
+//!         let Some(entry) = map.get_mut(id) else {
+//!             return Ok(Swap::Missing); // ended meanwhile: never brought back
+//!         };
+//!         if !entry.0.starts_with(version) {
+//!             return Ok(Swap::Stale); // someone else wrote it since it was loaded
 //!         }
+//!         *entry = (blob.to_vec(), Instant::now() + ttl);
+//!         Ok(Swap::Done)
 //!     }
 //!
 //!     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
@@ -70,29 +73,59 @@
 //! let id = SessionId::random();
 //! let ttl = Duration::from_secs(60);
 //! assert_eq!(block_on(store.load(&id)).unwrap(), None);
-//! assert!(!block_on(store.update(&id, b"v1", ttl)).unwrap()); // not there: not created
+//! assert_eq!(block_on(store.replace(&id, b"v", b"v1", ttl)).unwrap(), Swap::Missing);
 //! block_on(store.save(&id, b"v1", ttl)).unwrap();
-//! assert!(block_on(store.update(&id, b"v2", ttl)).unwrap());
+//! assert_eq!(block_on(store.replace(&id, b"v0", b"v2", ttl)).unwrap(), Swap::Stale);
+//! assert_eq!(block_on(store.replace(&id, b"v1", b"v2", ttl)).unwrap(), Swap::Done);
 //! assert_eq!(block_on(store.load(&id)).unwrap(), Some(b"v2".to_vec()));
 //! block_on(store.delete(&id)).unwrap();
-//! assert!(!block_on(store.update(&id, b"v3", ttl)).unwrap()); // logged out stays out
+//! assert_eq!(block_on(store.replace(&id, b"v2", b"v3", ttl)).unwrap(), Swap::Missing);
 //! block_on(store.delete(&id)).unwrap(); // deleting twice is fine
 //! ```
 //!
-//! Stores that ship with the crate, one cargo feature each: [`MemoryStore`] (`memory-store`).
+//! A store never decides what a session is: [`commit`] does, on top of these four methods.
+//! Real stores make `replace` one atomic step on the server: a Lua script on Redis, `cas` on
+//! Memcached, a conditional `UPDATE` on SQL.
+//!
+//! Stores that ship with the crate, one cargo feature each: [`MemoryStore`] (`memory-store`),
+//! [`RedisStore`] (`redis-store`, single node or cluster), [`MemcachedStore`]
+//! (`memcached-store`) and [`SqlStore`] (`sql-store`: PostgreSQL, MySQL/MariaDB, SQLite).
 
 use core::future::Future;
 use std::time::Duration;
 
 use crate::id::SessionId;
 
+mod commit;
+pub use commit::{commit, Commit, Committed, MAX_ATTEMPTS};
+
 #[cfg(feature = "memory-store")]
 mod memory;
 #[cfg(feature = "memory-store")]
 pub use memory::MemoryStore;
 
-/// A store failure. Messages name the store and the cause, never a credential: mask passwords
-/// in `store` (e.g. `redis://:***@host:6379/0`) before building one.
+#[cfg(any(feature = "redis-store", feature = "memcached-store", feature = "sql-store"))]
+mod net;
+#[cfg(any(feature = "redis-store", feature = "memcached-store", feature = "sql-store"))]
+pub use net::{mask_url, Timeouts};
+
+#[cfg(feature = "redis-store")]
+mod redis;
+#[cfg(feature = "redis-store")]
+pub use self::redis::RedisStore;
+
+#[cfg(feature = "memcached-store")]
+mod memcached;
+#[cfg(feature = "memcached-store")]
+pub use memcached::MemcachedStore;
+
+#[cfg(feature = "sql-store")]
+mod sql;
+#[cfg(feature = "sql-store")]
+pub use sql::{SqlStore, DEFAULT_TABLE as DEFAULT_SQL_TABLE};
+
+/// A store failure. Messages name the store and the cause, never a credential: stores mask
+/// passwords in `store` (e.g. `redis://:***@host:6379/0`) before building one.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The store could not be reached in time (connection refused, timeout, ...).
@@ -103,17 +136,29 @@ pub enum StoreError {
         /// What went wrong.
         cause: String,
     },
-    /// The store answered with an error.
+    /// The store answered with an error, or was configured wrongly.
     #[error("session store error: {0}")]
     Backend(String),
 }
 
+/// What [`SessionStore::replace`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Swap {
+    /// The record was replaced.
+    Done,
+    /// Another write came first: the stored record no longer has the expected version.
+    /// Nothing was changed.
+    Stale,
+    /// No (unexpired) record is there: nothing was written.
+    Missing,
+}
+
 /// Where store-mode sessions live: sealed blobs by id, each with a time to live.
 ///
-/// Every method may be called concurrently from many tasks. A blob is opaque: store it and
-/// return it byte for byte. "Expired" means the time to live given at the last `save` or
-/// successful `update` has run out; an expired entry behaves exactly like a missing one (the
-/// store may drop it whenever it likes).
+/// Every method may be called concurrently from many tasks and processes. A blob is opaque:
+/// store it and return it byte for byte. "Expired" means the time to live given at the last
+/// `save` or successful `replace` has run out; an expired entry behaves exactly like a missing
+/// one (the store may drop it whenever it likes).
 pub trait SessionStore: Send + Sync {
     /// The blob stored under `id`, or `None` when it is missing or expired.
     fn load(
@@ -130,17 +175,18 @@ pub trait SessionStore: Send + Sync {
         ttl: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Replaces the blob under `id` and its time to live, only if an unexpired entry is there:
-    /// returns `true` if it was replaced, `false` (changing nothing) when it is missing or
-    /// expired. A request that finishes after the session was deleted (logout, another
-    /// request's `regenerate`) must not bring it back: never insert here, and make the check
-    /// and the write one atomic step.
-    fn update(
+    /// Replaces the blob under `id` and its time to live, only if an unexpired entry is there
+    /// and its blob starts with `version` ([`record_version`](crate::seal::record_version) of
+    /// the blob the caller loaded). The check and the write must be one atomic step, and this
+    /// must never insert: a request that finishes after the session was deleted (a sign-out)
+    /// must not bring it back.
+    fn replace(
         &self,
         id: &SessionId,
+        version: &[u8],
         blob: &[u8],
         ttl: Duration,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send;
 
     /// Removes `id`. Not an error when it is missing or expired.
     fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send;

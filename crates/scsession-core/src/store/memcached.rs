@@ -1,0 +1,228 @@
+//! Sessions in Memcached, with Shopify's async-memcached over the meta protocol (memcached
+//! 1.6+).
+//!
+//! Each session is one item, `{prefix}{id}`, with an expiry time. `replace` reads the item with
+//! its CAS token, checks the version and writes with that token: memcached refuses the write if
+//! anyone wrote in between, and never creates the item.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_memcached::{Client, Error, MetaProtocol, Status};
+
+use super::net::{bounded, mask_url, unavailable, Timeouts};
+use super::{SessionStore, StoreError, Swap};
+use crate::id::SessionId;
+
+/// Idle connections kept for reuse.
+const MAX_IDLE: usize = 16;
+/// Memcached reads an expiry time above 30 days as a unix timestamp, not as seconds.
+const RELATIVE_EXPIRY_LIMIT: u64 = 30 * 24 * 3600;
+
+/// Sessions in Memcached.
+pub struct MemcachedStore {
+    address: String,
+    name: String,
+    prefix: String,
+    timeouts: Timeouts,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl core::fmt::Debug for MemcachedStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MemcachedStore")
+            .field("url", &self.name)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemcachedStore {
+    /// A store at `url` (`memcache://host:port`). Keys are `{prefix}{id}`; the prefix may not
+    /// contain spaces or control characters. Nothing is connected until first use.
+    pub fn new(url: &str, prefix: &str, timeouts: Timeouts) -> Result<Self, StoreError> {
+        let name = mask_url(url);
+        let address = url
+            .strip_prefix("memcache://")
+            .or_else(|| url.strip_prefix("memcached://"))
+            .filter(|a| !a.is_empty() && !a.contains(['/', '@', ',']))
+            .ok_or_else(|| {
+                StoreError::Backend(format!(
+                    "{name} is not a Memcached URL (expected memcache://host:port)"
+                ))
+            })?;
+        if prefix.len() > 200 || prefix.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(StoreError::Backend(format!(
+                "key prefix {prefix:?} is not usable in Memcached keys (no spaces or control \
+                 characters, at most 200 bytes)"
+            )));
+        }
+        Ok(Self {
+            address: format!("tcp://{address}"),
+            name,
+            prefix: prefix.to_owned(),
+            timeouts,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn key(&self, id: &SessionId) -> String {
+        format!("{}{id}", self.prefix)
+    }
+
+    fn error(&self, err: &Error) -> StoreError {
+        match err {
+            Error::Connect(_) | Error::ConnectionClosed | Error::Io(_) => {
+                unavailable(&self.name, err)
+            }
+            _ => StoreError::Backend(format!("{}: {err}", self.name)),
+        }
+    }
+
+    async fn checkout(&self) -> Result<Client, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        if let Some(client) = idle {
+            return Ok(client);
+        }
+        match tokio::time::timeout(self.timeouts.connect, Client::new(&self.address)).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(err)) => Err(self.error(&err)),
+            Err(_) => Err(unavailable(&self.name, "connecting timed out")),
+        }
+    }
+
+    fn checkin(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(client);
+        }
+    }
+
+    /// Runs `operation` on a pooled connection within the time limits. A connection is only
+    /// reused after an operation that ended with an answer (a protocol status counts).
+    async fn run<T>(
+        &self,
+        operation: impl AsyncFnOnce(&mut Client) -> Result<T, Error>,
+    ) -> Result<T, StoreError> {
+        let limit = self.timeouts.connect + self.timeouts.operation;
+        bounded(&self.name, limit, async {
+            let mut client = self.checkout().await?;
+            let result = operation(&mut client).await;
+            if matches!(result, Ok(_) | Err(Error::Protocol(_))) {
+                self.checkin(client);
+            }
+            result.map_err(|e| self.error(&e))
+        })
+        .await
+    }
+}
+
+/// The expiry time memcached expects for `ttl`.
+fn expiry(ttl: Duration) -> u64 {
+    let seconds = ttl.as_secs().max(1);
+    if seconds <= RELATIVE_EXPIRY_LIMIT {
+        return seconds;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    now.saturating_add(seconds)
+}
+
+impl SessionStore for MemcachedStore {
+    async fn load(&self, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = self.key(id);
+        let found = self
+            .run(async |c| c.meta_get(&key, false, None, Some(&["v"])).await)
+            .await?;
+        Ok(found.and_then(|item| item.data))
+    }
+
+    async fn save(&self, id: &SessionId, blob: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let key = self.key(id);
+        let expires = format!("T{}", expiry(ttl));
+        self.run(async |c| c.meta_set(&key, blob, false, None, Some(&[&expires])).await)
+            .await?;
+        Ok(())
+    }
+
+    async fn replace(
+        &self,
+        id: &SessionId,
+        version: &[u8],
+        blob: &[u8],
+        ttl: Duration,
+    ) -> Result<Swap, StoreError> {
+        let key = self.key(id);
+        let expires = format!("T{}", expiry(ttl));
+        self.run(async |c| {
+            let Some(item) = c.meta_get(&key, false, None, Some(&["v", "c"])).await? else {
+                return Ok(Swap::Missing);
+            };
+            let (Some(data), Some(cas)) = (item.data, item.cas) else {
+                return Ok(Swap::Missing);
+            };
+            if !data.starts_with(version) {
+                return Ok(Swap::Stale);
+            }
+            let token = format!("C{cas}");
+            match c
+                .meta_set(&key, blob, false, None, Some(&[&token, &expires]))
+                .await
+            {
+                Ok(_) => Ok(Swap::Done),
+                Err(Error::Protocol(Status::Exists)) => Ok(Swap::Stale),
+                Err(Error::Protocol(Status::NotFound)) => Ok(Swap::Missing),
+                Err(err) => Err(err),
+            }
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        let key = self.key(id);
+        self.run(async |c| match c.meta_delete(&key, false, None, None).await {
+            Ok(_) | Err(Error::Protocol(Status::NotFound)) => Ok(()),
+            Err(err) => Err(err),
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lives_become_timestamps() {
+        assert_eq!(expiry(Duration::ZERO), 1, "0 would mean forever");
+        assert_eq!(expiry(Duration::from_secs(3600)), 3600);
+        assert!(expiry(Duration::from_secs(RELATIVE_EXPIRY_LIMIT + 1)) > 1_700_000_000);
+    }
+
+    #[test]
+    fn urls_and_prefixes_are_checked() {
+        let t = Timeouts::default();
+        assert!(MemcachedStore::new("memcache://127.0.0.1:11211", "s:", t).is_ok());
+        assert!(MemcachedStore::new("redis://127.0.0.1:11211", "s:", t).is_err());
+        assert!(MemcachedStore::new("memcache://a:1", "has space", t).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_down_is_an_outage() {
+        let store = MemcachedStore::new("memcache://127.0.0.1:1", "s:", Timeouts::default())
+            .unwrap();
+        let err = store.load(&SessionId::random()).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Unavailable { store, .. } if store == "memcache://127.0.0.1:1"),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! Sessions in Redis (one node) or a Redis Cluster, with redis-rs.
+//!
+//! Each session is one string key, `{prefix}{id}`, with a `PX` expiry. `replace` is a Lua
+//! script, so the version check and the write are one atomic step on the server; every command
+//! touches a single key, so it runs unchanged on a cluster.
+//!
+//! The connection is made on first use (a constructor cannot wait) and, once made, reconnects
+//! by itself after an outage. Until then, each use tries again: the next request after the
+//! server comes back works, with no restart.
+
+use core::future::Future;
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Client, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Script, Value};
+use tokio::sync::OnceCell;
+
+use super::net::{bounded, mask_url, unavailable, Timeouts};
+use super::{SessionStore, StoreError, Swap};
+use crate::id::SessionId;
+
+/// `KEYS[1]` = the session key, `ARGV` = version, new blob, time to live in ms.
+/// Returns 2 when replaced, 1 when another write came first, 0 when missing.
+const REPLACE: &str = r"
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+if string.sub(current, 1, string.len(ARGV[1])) ~= ARGV[1] then return 1 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 2
+";
+
+#[derive(Clone)]
+enum Connection {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Node(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Node(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Node(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// Sessions in Redis or Redis Cluster.
+pub struct RedisStore {
+    nodes: Vec<String>,
+    cluster: bool,
+    /// The URL with its password masked: what messages show.
+    name: String,
+    prefix: String,
+    timeouts: Timeouts,
+    connection: OnceCell<Connection>,
+    replace: Script,
+}
+
+impl core::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.name)
+            .field("cluster", &self.cluster)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store at `url` (`redis://[user:password@]host:port/db`, or `rediss://` for TLS is not
+    /// built in). With `cluster`, `url` lists the seed nodes: `redis://a:7000,b:7001,c:7002`.
+    /// Keys are `{prefix}{id}`. Nothing is connected until first use.
+    pub fn new(
+        url: &str,
+        cluster: bool,
+        prefix: &str,
+        timeouts: Timeouts,
+    ) -> Result<Self, StoreError> {
+        let name = mask_url(url);
+        let nodes = if cluster {
+            cluster_nodes(url)
+        } else {
+            vec![url.to_owned()]
+        };
+        for node in &nodes {
+            // Parse now, so that a bad URL fails at startup and not at the first request.
+            redis::parse_redis_url(node).ok_or_else(|| {
+                StoreError::Backend(format!(
+                    "{} is not a Redis URL (expected redis://host:port/db{})",
+                    mask_url(node),
+                    if cluster { ", or a comma-separated list of host:port" } else { "" }
+                ))
+            })?;
+        }
+        Ok(Self {
+            nodes,
+            cluster,
+            name,
+            prefix: prefix.to_owned(),
+            timeouts,
+            connection: OnceCell::new(),
+            replace: Script::new(REPLACE),
+        })
+    }
+
+    fn key(&self, id: &SessionId) -> String {
+        format!("{}{id}", self.prefix)
+    }
+
+    fn error(&self, err: &RedisError) -> StoreError {
+        if err.is_io_error()
+            || err.is_connection_refusal()
+            || err.is_timeout()
+            || err.is_connection_dropped()
+            || err.is_cluster_error()
+        {
+            unavailable(&self.name, err)
+        } else {
+            StoreError::Backend(format!("{}: {err}", self.name))
+        }
+    }
+
+    async fn connect(&self) -> Result<Connection, StoreError> {
+        let timeouts = self.timeouts;
+        let connection = if self.cluster {
+            let client = ClusterClientBuilder::new(self.nodes.iter().map(String::as_str))
+                .connection_timeout(timeouts.connect)
+                .response_timeout(timeouts.operation)
+                .retries(2)
+                .build()
+                .map_err(|e| self.error(&e))?;
+            Connection::Cluster(
+                client
+                    .get_async_connection()
+                    .await
+                    .map_err(|e| self.error(&e))?,
+            )
+        } else {
+            let client = Client::open(self.nodes[0].as_str()).map_err(|e| self.error(&e))?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeouts.connect))
+                .set_response_timeout(Some(timeouts.operation))
+                .set_number_of_retries(1);
+            Connection::Node(
+                ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(|e| self.error(&e))?,
+            )
+        };
+        Ok(connection)
+    }
+
+    /// Runs `command` on the connection (connecting first if needed), within the time limits.
+    async fn run<T, F, Fut>(&self, command: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Connection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let limit = self.timeouts.connect + self.timeouts.operation;
+        bounded(&self.name, limit, async {
+            let connection = self.connection.get_or_try_init(|| self.connect()).await?;
+            command(connection.clone()).await.map_err(|e| self.error(&e))
+        })
+        .await
+    }
+}
+
+/// One URL per node of `redis://[auth@]a:1,b:2[/db]`.
+fn cluster_nodes(url: &str) -> Vec<String> {
+    let (scheme, rest) = url.split_at(url.find("://").map_or(0, |i| i + 3));
+    let (auth, hosts) = match rest.rfind('@') {
+        Some(at) => rest.split_at(at + 1),
+        None => ("", rest),
+    };
+    let hosts = hosts.split(['/', '?']).next().unwrap_or_default();
+    hosts
+        .split(',')
+        .map(|host| format!("{scheme}{auth}{}", host.trim()))
+        .collect()
+}
+
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl SessionStore for RedisStore {
+    async fn load(&self, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = self.key(id);
+        self.run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
+            .await
+    }
+
+    async fn save(&self, id: &SessionId, blob: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(id)).arg(blob).arg("PX").arg(millis(ttl));
+        self.run(|mut c| async move { cmd.query_async(&mut c).await })
+            .await
+    }
+
+    async fn replace(
+        &self,
+        id: &SessionId,
+        version: &[u8],
+        blob: &[u8],
+        ttl: Duration,
+    ) -> Result<Swap, StoreError> {
+        let mut invocation = self.replace.key(self.key(id));
+        invocation.arg(version).arg(blob).arg(millis(ttl));
+        let outcome: i64 = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(match outcome {
+            2 => Swap::Done,
+            1 => Swap::Stale,
+            _ => Swap::Missing,
+        })
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        let key = self.key(id);
+        self.run(|mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_urls_split_into_nodes() {
+        assert_eq!(
+            cluster_nodes("redis://a:7000,b:7001, c:7002"),
+            ["redis://a:7000", "redis://b:7001", "redis://c:7002"]
+        );
+        assert_eq!(
+            cluster_nodes("redis://:pw@a:1,b:2/0"),
+            ["redis://:pw@a:1", "redis://:pw@b:2"]
+        );
+    }
+
+    #[test]
+    fn bad_urls_fail_at_construction_without_showing_the_password() {
+        let err = RedisStore::new("http://:pw@x", false, "s:", Timeouts::default()).unwrap_err();
+        assert!(err.to_string().contains("http://:***@x"), "{err}");
+        assert!(!err.to_string().contains("pw"), "{err}");
+        assert!(RedisStore::new("redis://127.0.0.1:1/0", false, "s:", Timeouts::default()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_down_is_an_outage_naming_the_masked_url() {
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        let store =
+            RedisStore::new("redis://:pw@127.0.0.1:1/0", false, "s:", Timeouts::default()).unwrap();
+        let err = store.load(&SessionId::random()).await.unwrap_err();
+        let StoreError::Unavailable { store: name, cause } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(name, "redis://:***@127.0.0.1:1/0");
+        assert!(!cause.is_empty());
+    }
+}

@@ -1,0 +1,472 @@
+//! Sessions in PostgreSQL, MySQL/MariaDB or SQLite, with sqlx.
+//!
+//! One table, created on first use if missing (`table` defaults to `scsession_sessions`):
+//!
+//! | column | PostgreSQL | MySQL / MariaDB | SQLite |
+//! |---|---|---|---|
+//! | `id` (primary key) | `TEXT` | `CHAR(22)` ascii, case-sensitive | `TEXT` |
+//! | `data`: the sealed record | `BYTEA` | `LONGBLOB` | `BLOB` |
+//! | `version`: the record's [`record_version`](crate::seal::record_version) | `BYTEA` | `VARBINARY(64)` | `BLOB` |
+//! | `expires_at`: unix seconds, indexed | `BIGINT` | `BIGINT` | `INTEGER` |
+//!
+//! `replace` is one conditional `UPDATE ... WHERE id = ? AND version = ?`: the database applies
+//! it atomically, so of two writers that loaded the same version only one succeeds. Expired rows
+//! are invisible to every query and deleted by [`SqlStore::purge_expired`] (run it from cron:
+//! `python -m scsession purge URL`).
+
+use core::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Row as _};
+use tokio::sync::OnceCell;
+
+use super::net::{bounded, mask_url, unavailable, Timeouts};
+use super::{SessionStore, StoreError, Swap};
+use crate::id::SessionId;
+
+/// The table used when none is given.
+pub const DEFAULT_TABLE: &str = "scsession_sessions";
+/// Connections per pool.
+const MAX_CONNECTIONS: u32 = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+enum Pool {
+    Postgres(PgPool),
+    MySql(MySqlPool),
+    Sqlite(SqlitePool),
+}
+
+/// Runs the same sqlx expression on whichever pool this is (sqlx is generic over databases).
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            Pool::Postgres($p) => $body,
+            Pool::MySql($p) => $body,
+            Pool::Sqlite($p) => $body,
+        }
+    };
+}
+
+/// The statements, in the dialect's placeholder style.
+struct Statements {
+    create: Vec<Sql>,
+    load: Sql,
+    save: Sql,
+    replace: Sql,
+    exists: Sql,
+    delete: Sql,
+    purge: Sql,
+    count: Sql,
+}
+
+/// A statement. The only text spliced into statements is the table name, checked by
+/// [`is_identifier`], so they are safe to run as they are.
+#[derive(Clone, Debug)]
+struct Sql(Arc<str>);
+
+impl Sql {
+    fn query(&self) -> AssertSqlSafe<Arc<str>> {
+        AssertSqlSafe(Arc::clone(&self.0))
+    }
+}
+
+impl Statements {
+    fn new(dialect: Dialect, t: &str) -> Self {
+        let create = match dialect {
+            Dialect::Postgres => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, data BYTEA NOT NULL, \
+                     version BYTEA NOT NULL, expires_at BIGINT NOT NULL)"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
+            ],
+            Dialect::MySql => vec![format!(
+                "CREATE TABLE IF NOT EXISTS {t} (id CHAR(22) CHARACTER SET ascii COLLATE \
+                 ascii_bin NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, version VARBINARY(64) \
+                 NOT NULL, expires_at BIGINT NOT NULL, INDEX {t}_expires_at (expires_at))"
+            )],
+            Dialect::Sqlite => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, data BLOB NOT NULL, \
+                     version BLOB NOT NULL, expires_at INTEGER NOT NULL)"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
+            ],
+        };
+        let upsert = match dialect {
+            Dialect::MySql => "ON DUPLICATE KEY UPDATE data = VALUES(data), version = \
+                               VALUES(version), expires_at = VALUES(expires_at)",
+            _ => "ON CONFLICT (id) DO UPDATE SET data = excluded.data, version = \
+                  excluded.version, expires_at = excluded.expires_at",
+        };
+        let statements = Raw {
+            create,
+            load: format!("SELECT data FROM {t} WHERE id = $1 AND expires_at > $2"),
+            save: format!(
+                "INSERT INTO {t} (id, data, version, expires_at) VALUES ($1, $2, $3, $4) {upsert}"
+            ),
+            replace: format!(
+                "UPDATE {t} SET data = $1, version = $2, expires_at = $3 \
+                 WHERE id = $4 AND version = $5 AND expires_at > $6"
+            ),
+            exists: format!("SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $2"),
+            delete: format!("DELETE FROM {t} WHERE id = $1"),
+            purge: format!("DELETE FROM {t} WHERE expires_at <= $1"),
+            count: format!("SELECT COUNT(*) FROM {t} WHERE expires_at > $1"),
+        };
+        let mysql = dialect == Dialect::MySql;
+        // MySQL has only `?` placeholders; every statement above uses each `$n` once, in order.
+        let fix = |s: String| {
+            if !mysql {
+                return Sql(s.into());
+            }
+            let mut out = String::with_capacity(s.len());
+            let mut chars = s.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                    while chars.peek().is_some_and(char::is_ascii_digit) {
+                        chars.next();
+                    }
+                    out.push('?');
+                } else {
+                    out.push(c);
+                }
+            }
+            Sql(out.into())
+        };
+        Self {
+            create: statements.create.into_iter().map(|s| Sql(s.into())).collect(),
+            load: fix(statements.load),
+            save: fix(statements.save),
+            replace: fix(statements.replace),
+            exists: fix(statements.exists),
+            delete: fix(statements.delete),
+            purge: fix(statements.purge),
+            count: fix(statements.count),
+        }
+    }
+}
+
+/// [`Statements`] as first written, with `$n` placeholders.
+struct Raw {
+    create: Vec<String>,
+    load: String,
+    save: String,
+    replace: String,
+    exists: String,
+    delete: String,
+    purge: String,
+    count: String,
+}
+
+/// Sessions in a SQL database: PostgreSQL, MySQL/MariaDB or SQLite.
+pub struct SqlStore {
+    url: String,
+    name: String,
+    dialect: Dialect,
+    statements: Statements,
+    timeouts: Timeouts,
+    /// The pool, with the table created: made on first use (a constructor cannot wait).
+    pool: OnceCell<Pool>,
+}
+
+impl core::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("url", &self.name)
+            .field("dialect", &self.dialect)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `table` is a plain SQL identifier (optionally `schema.table`): it goes into
+/// statements as is, so nothing else is accepted.
+fn is_identifier(table: &str) -> bool {
+    let part = |p: &str| {
+        let mut chars = p.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && p.len() <= 48
+    };
+    let mut parts = table.split('.');
+    let ok = parts.next().is_some_and(part);
+    ok && parts.clone().count() <= 1 && parts.all(part)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn expires_at(ttl: Duration) -> i64 {
+    unix_now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl SqlStore {
+    /// A store at `url`: `postgresql://user:password@host:port/db` (or `postgres://`),
+    /// `mysql://…` (MariaDB too), or `sqlite:///path/to/sessions.db` (created if missing).
+    /// `table` must be a plain identifier, optionally `schema.table`. Nothing is connected
+    /// until first use.
+    pub fn new(url: &str, table: &str, timeouts: Timeouts) -> Result<Self, StoreError> {
+        let name = mask_url(url);
+        let scheme = url.split(':').next().unwrap_or_default();
+        let dialect = match scheme {
+            "postgres" | "postgresql" => Dialect::Postgres,
+            "mysql" | "mariadb" => Dialect::MySql,
+            "sqlite" => Dialect::Sqlite,
+            _ => {
+                return Err(StoreError::Backend(format!(
+                    "{name} is not a database URL scscession knows: use postgresql://, \
+                     mysql:// or sqlite:///path"
+                )))
+            }
+        };
+        if !is_identifier(table) {
+            return Err(StoreError::Backend(format!(
+                "table {table:?} is not a plain SQL identifier (letters, digits and _, \
+                 optionally schema.table)"
+            )));
+        }
+        let url = match url.strip_prefix("mariadb:") {
+            Some(rest) => format!("mysql:{rest}"),
+            None => url.to_owned(),
+        };
+        Ok(Self {
+            url,
+            name,
+            dialect,
+            statements: Statements::new(dialect, table),
+            timeouts,
+            pool: OnceCell::new(),
+        })
+    }
+
+    fn error(&self, err: &sqlx::Error) -> StoreError {
+        match err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => unavailable(&self.name, err),
+            _ => StoreError::Backend(format!("{}: {err}", self.name)),
+        }
+    }
+
+    async fn connect(&self) -> Result<Pool, StoreError> {
+        let connect = self.timeouts.connect;
+        let pool = match self.dialect {
+            Dialect::Postgres => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(MAX_CONNECTIONS)
+                    .acquire_timeout(connect)
+                    .connect_lazy(&self.url)
+                    .map_err(|e| self.error(&e))?,
+            ),
+            Dialect::MySql => Pool::MySql(
+                MySqlPoolOptions::new()
+                    .max_connections(MAX_CONNECTIONS)
+                    .acquire_timeout(connect)
+                    .connect_lazy(&self.url)
+                    .map_err(|e| self.error(&e))?,
+            ),
+            Dialect::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&self.url)
+                    .map_err(|e| self.error(&e))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(self.timeouts.operation);
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(MAX_CONNECTIONS)
+                        .acquire_timeout(connect)
+                        .connect_lazy_with(options),
+                )
+            }
+        };
+        for statement in &self.statements.create {
+            on_pool!(&pool, p => sqlx::query(statement.query()).execute(p).await.map(drop))
+                .map_err(|e| self.error(&e))?;
+        }
+        Ok(pool)
+    }
+
+    /// Runs `operation` on the pool (made, and the table created, on first use) within the
+    /// time limits.
+    async fn run<'a, T, Fut>(
+        &'a self,
+        operation: impl FnOnce(&'a Pool) -> Fut,
+    ) -> Result<T, StoreError>
+    where
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        let limit = self.timeouts.connect + self.timeouts.operation;
+        bounded(&self.name, limit, async {
+            let pool = self.pool.get_or_try_init(|| self.connect()).await?;
+            operation(pool).await.map_err(|e| self.error(&e))
+        })
+        .await
+    }
+
+    /// Deletes the rows of expired sessions; returns how many.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        let q = self.statements.purge.query();
+        let now = unix_now();
+        self.run(|pool| async move {
+            on_pool!(pool, p => sqlx::query(q).bind(now).execute(p).await.map(|r| r.rows_affected()))
+        })
+        .await
+    }
+
+    /// How many sessions are live.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        let q = self.statements.count.query();
+        let now = unix_now();
+        let n: i64 = self
+            .run(|pool| async move {
+                on_pool!(pool, p => sqlx::query(q).bind(now).fetch_one(p).await?.try_get(0))
+            })
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+impl SessionStore for SqlStore {
+    async fn load(&self, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
+        let (q, id, now) = (self.statements.load.query(), id.to_string(), unix_now());
+        self.run(|pool| async move {
+            let row = on_pool!(pool, p => sqlx::query(q).bind(&id).bind(now).fetch_optional(p).await?
+                .map(|row| row.try_get::<Vec<u8>, _>(0)));
+            row.transpose()
+        })
+        .await
+    }
+
+    async fn save(&self, id: &SessionId, blob: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let (q, id) = (self.statements.save.query(), id.to_string());
+        let version = crate::seal::record_version(blob);
+        self.run(|pool| async move {
+            on_pool!(pool, p => sqlx::query(q).bind(&id).bind(blob).bind(version)
+                .bind(expires_at(ttl)).execute(p).await.map(drop))
+        })
+        .await
+    }
+
+    async fn replace(
+        &self,
+        id: &SessionId,
+        version: &[u8],
+        blob: &[u8],
+        ttl: Duration,
+    ) -> Result<Swap, StoreError> {
+        let (q, exists, id) = (
+            self.statements.replace.query(),
+            self.statements.exists.query(),
+            id.to_string(),
+        );
+        let new_version = crate::seal::record_version(blob);
+        let now = unix_now();
+        self.run(|pool| async move {
+            let replaced = on_pool!(pool, p => sqlx::query(q).bind(blob).bind(new_version)
+                .bind(expires_at(ttl)).bind(&id).bind(version).bind(now)
+                .execute(p).await?.rows_affected());
+            if replaced > 0 {
+                return Ok(Swap::Done);
+            }
+            let there = on_pool!(pool, p => sqlx::query(exists).bind(&id).bind(now)
+                .fetch_optional(p).await?.is_some());
+            Ok(if there { Swap::Stale } else { Swap::Missing })
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        let (q, id) = (self.statements.delete.query(), id.to_string());
+        self.run(|pool| async move {
+            on_pool!(pool, p => sqlx::query(q).bind(&id).execute(p).await.map(drop))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::RECORD_VERSION_LEN;
+
+    #[test]
+    fn tables_must_be_identifiers() {
+        for ok in ["sessions", "_s1", "app.sessions"] {
+            assert!(is_identifier(ok), "{ok}");
+        }
+        for bad in ["", "1s", "s;drop", "a.b.c", "s s", "s-1", "a."] {
+            assert!(!is_identifier(bad), "{bad}");
+        }
+        let t = Timeouts::default();
+        assert!(SqlStore::new("sqlite:///tmp/x.db", "x; DROP", t).is_err());
+        let err = SqlStore::new("oracle://u:pw@h/db", DEFAULT_TABLE, t).unwrap_err();
+        assert!(err.to_string().contains("oracle://u:***@h/db"), "{err}");
+    }
+
+    #[test]
+    fn mysql_gets_question_marks() {
+        let s = Statements::new(Dialect::MySql, "t");
+        assert_eq!(
+            &*s.replace.0,
+            "UPDATE t SET data = ?, version = ?, expires_at = ? WHERE id = ? AND version = ? \
+             AND expires_at > ?"
+        );
+        assert!(!Statements::new(Dialect::Postgres, "t").load.0.contains('?'));
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// The whole contract on SQLite, which needs no server.
+    #[test]
+    fn sqlite_follows_the_store_contract() {
+        let dir = std::env::temp_dir().join(format!("scsession-{}", SessionId::random()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("s.db").display());
+        let store = SqlStore::new(&url, "app_sessions", Timeouts::default()).unwrap();
+        let id = SessionId::random();
+        let minute = Duration::from_secs(60);
+        let v1 = [1u8; RECORD_VERSION_LEN + 3];
+        let v2 = [2u8; RECORD_VERSION_LEN + 3];
+        block_on(async {
+            assert_eq!(store.load(&id).await.unwrap(), None);
+            assert_eq!(store.replace(&id, &v1[..29], &v1, minute).await, Ok(Swap::Missing));
+            store.save(&id, &v1, minute).await.unwrap();
+            assert_eq!(store.load(&id).await.unwrap(), Some(v1.to_vec()));
+            assert_eq!(store.replace(&id, &v2[..29], &v2, minute).await, Ok(Swap::Stale));
+            assert_eq!(store.replace(&id, &v1[..29], &v2, minute).await, Ok(Swap::Done));
+            assert_eq!(store.load(&id).await.unwrap(), Some(v2.to_vec()));
+            assert_eq!(store.count().await, Ok(1));
+            store.save(&SessionId::random(), &v1, Duration::ZERO).await.unwrap();
+            assert_eq!(store.count().await, Ok(1), "expired rows do not count");
+            assert_eq!(store.purge_expired().await, Ok(1));
+            store.delete(&id).await.unwrap();
+            store.delete(&id).await.unwrap();
+            assert_eq!(store.load(&id).await.unwrap(), None);
+        });
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

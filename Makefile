@@ -8,6 +8,8 @@ MAKEFLAGS += --no-builtin-rules
 
 PYTHON ?= python3
 DEMO_PORT ?= 8000
+# Where `make demo` keeps sessions: cookie, memory, redis or postgres (servers start on loopback).
+STORE ?= cookie
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
@@ -26,7 +28,7 @@ STUBTEST_ALLOWLIST := $(wildcard stubtest-allowlist.txt)
 .PHONY: help venv build demo test bench lint format clean
 
 help: ## list the targets (this text)
-	@echo "usage: make TARGET   (variables: PYTHON=$(PYTHON) DEMO_PORT=$(DEMO_PORT) PYTEST_ARGS=... BENCH_ARGS=...)"
+	@echo "usage: make TARGET   (variables: PYTHON=$(PYTHON) DEMO_PORT=$(DEMO_PORT) STORE=$(STORE) PYTEST_ARGS=... BENCH_ARGS=...)"
 	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 venv: $(VENV_STAMP) ## create .venv and install requirements-dev.txt (again only when it changes)
@@ -53,15 +55,16 @@ $(BUILD_STAMP): $(RUST_SOURCES) pyproject.toml | $(VENV_STAMP)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release
 	@touch $@
 
-demo: build ## run examples/app.py with uvicorn on http://127.0.0.1:8000/ (or DEMO_PORT)
+demo: build ## serve the example shop on http://127.0.0.1:8000/ (DEMO_PORT; STORE=memory, redis, postgres)
+	@bash examples/shop/start_store.sh "$(STORE)"
 	@secret="$${SESSION_SECRET:-}"; \
 	if [ -z "$$secret" ]; then \
 		secret="$$($(VENV_PY) -m scsession keygen)"; \
 		echo "SESSION_SECRET is not set: using a new random one (sessions end with this server)."; \
 	fi; \
-	echo "scsession demo: open http://127.0.0.1:$(DEMO_PORT)/"; \
-	SESSION_SECRET="$$secret" exec $(VENV_PY) -m uvicorn --app-dir examples app:app \
-		--host 127.0.0.1 --port $(DEMO_PORT)
+	echo "scsession shop, $(STORE) sessions: open http://127.0.0.1:$(DEMO_PORT)/"; \
+	SESSION_SECRET="$$secret" SCSESSION_STORE="$(STORE)" exec $(VENV_PY) -m uvicorn \
+		--app-dir examples shop.app:app --host 127.0.0.1 --port $(DEMO_PORT)
 
 test: build ## Rust tests, clippy, then pytest (PYTEST_ARGS=... passes options on)
 	cargo test --workspace

@@ -1,0 +1,131 @@
+"""The example shop in a real, headless Chromium: what a person sees, clicks and keeps.
+
+Each scenario runs against the shop with cookie sessions and with a MemoryStore in the server
+process; see conftest.py for the browser and the servers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+NewPage = Callable[[str], Page]
+Serve = Callable[[str], str]
+LIGHT_BACKGROUND = "rgb(247, 245, 240)"  # --bg of .theme-light in shop.css
+DARK_BACKGROUND = "rgb(23, 25, 29)"  # --bg of .theme-dark
+
+
+def sign_in(page: Page, password: str = "wonderland") -> None:
+    page.get_by_label("Name").fill("alice")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.mark.parametrize("store", ["cookie", "memory"])
+def test_a_visit_from_sign_in_to_sign_out(store: str, serve: Serve, new_page: NewPage) -> None:
+    shop = serve(store)
+    page = new_page(shop)
+    flash = page.get_by_role("status")
+
+    page.goto("/")
+    assert page.context.cookies() == []  # nothing stored yet, so no cookie
+
+    # The members' page is closed: it sends us to sign in, then back.
+    page.goto("/members")
+    expect(page).to_have_url(f"{shop}/signin")
+    expect(flash).to_have_text("The members' page is for signed-in users: please sign in.")
+    sign_in(page)
+    expect(page).to_have_url(f"{shop}/members")
+    expect(page.get_by_role("heading", name="Members only")).to_be_visible()
+    expect(flash).to_have_text(re.compile(r"^Welcome, alice! New session id: \S+… → \S+…$"))
+    new_id = page.locator("#session-id").inner_text()
+    assert flash.inner_text().endswith(f"→ {new_id}")  # the panel shows the new id
+
+    # The cookie: Secure and HttpOnly, kept by Chromium over plain http on 127.0.0.1.
+    (cookie,) = page.context.cookies()
+    assert (cookie["name"], cookie["secure"], cookie["httpOnly"]) == ("session", True, True)
+    assert cookie["sameSite"] == "Lax"
+
+    page.reload()
+    expect(flash).to_have_count(0)  # a flash shows once
+
+    # The cart, counted in the header, survives a reload.
+    page.goto("/")
+    page.locator("#add-tea").click()
+    expect(flash).to_have_text("Added to your cart: Green tea, 100 g.")
+    expect(page.locator("#cart-count")).to_have_text("1")
+    page.reload()
+    expect(page.locator("#cart-count")).to_have_text("1")
+    page.goto("/cart")
+    expect(page.locator("table.cart tbody tr")).to_have_text(re.compile(r"Green tea, 100 g\s*1"))
+
+    # The theme changes the page's class and colours, on every page.
+    expect(page.locator("body")).to_have_css("background-color", LIGHT_BACKGROUND)
+    page.goto("/prefs")
+    page.get_by_label("dark").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("html")).to_have_class("theme-dark")
+    page.goto("/cart")
+    expect(page.locator("body")).to_have_css("background-color", DARK_BACKGROUND)
+
+    # Signing out closes the members' page again; the theme stays.
+    (signed_in_cookie,) = page.context.cookies()
+    page.get_by_role("button", name="Sign out").click()
+    expect(flash).to_have_text(f"Signed out: session {new_id} has ended.")
+    expect(page.locator("html")).to_have_class("theme-dark")
+    page.goto("/members")
+    expect(page).to_have_url(f"{shop}/signin")
+
+    # Someone kept a copy of the signed-in cookie and puts it back.
+    page.context.clear_cookies()
+    kept = signed_in_cookie["value"]
+    page.context.add_cookies([{"name": "session", "value": kept, "url": shop}])
+    assert [c["value"] for c in page.context.cookies()] == [kept]
+    page.goto("/members")
+    if store == "memory":
+        # invalidate() deleted the record: the copy opens nothing.
+        expect(page).to_have_url(f"{shop}/signin")
+    else:
+        # A cookie session is a bearer token until it expires (the README's security model):
+        # this is why sign-out that must hold everywhere needs a store.
+        expect(page).to_have_url(f"{shop}/members")
+
+
+def test_five_wrong_passwords_close_the_sign_in_form(serve: Serve, new_page: NewPage) -> None:
+    page = new_page(serve("cookie"))
+    page.goto("/signin")
+    for left in (4, 3, 2, 1, 0):
+        sign_in(page, password="not-the-password")
+        expect(page.get_by_role("status")).to_have_text(
+            f"Wrong name or password. Tries left: {left}."
+        )
+    expect(page.locator("#locked")).to_contain_text("the form opens again in 10 minutes")
+    expect(page.get_by_role("button", name="Sign in")).to_be_disabled()
+    expect(page.get_by_label("Name")).to_be_disabled()
+
+
+def test_screenshot_of_the_cart(
+    serve: Serve, new_page: NewPage, screenshot: Callable[[Page, str], Path]
+) -> None:
+    page = new_page(serve("memory"))
+    page.goto("/signin")
+    sign_in(page)
+    page.goto("/")
+    for sku in ("tea", "tea", "pot", "honey"):
+        page.locator(f"#add-{sku}").click()
+        expect(page.get_by_role("status")).to_contain_text("Added to your cart")
+    page.goto("/cart")
+    expect(page.locator("#cart-count")).to_have_text("4")
+    expect(page.locator("#cart-total")).to_have_text("€56.10")
+    path = screenshot(page, "cart")
+    assert path.stat().st_size > 10_000
+
+    page.goto("/prefs")
+    page.get_by_label("dark").check()
+    page.get_by_role("button", name="Save").click()
+    page.goto("/cart")
+    screenshot(page, "cart-dark")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SessionError", "SessionTooLargeError"]
+__all__ = ["SessionError", "SessionTooLargeError", "StoreError", "StoreUnavailableError"]
 
 
 class SessionError(Exception):
@@ -14,4 +14,16 @@ class SessionTooLargeError(SessionError):
 
     Browsers drop larger cookies without a word, which would lose the session; scsession refuses
     to send one instead. Store less (an id rather than the object) or use a server-side store.
+    """
+
+
+class StoreError(SessionError):
+    """A session store failed: it answered with an error, or could not save a session."""
+
+
+class StoreUnavailableError(StoreError):
+    """A session store could not be reached in time (down, refused, or too slow to answer).
+
+    The message names the store, with any password masked, and the cause. Stores reconnect by
+    themselves: once the server answers again, the next request works, with no restart.
     """

@@ -7,8 +7,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use scsession_core::keys::{KeyError, MIN_SECRET_LEN};
 use scsession_core::seal::MAX_COOKIE_LEN;
+use scsession_core::store::StoreError as CoreStoreError;
 
 pyo3::import_exception!(scsession.exceptions, SessionTooLargeError);
+pyo3::import_exception!(scsession.exceptions, StoreError);
+pyo3::import_exception!(scsession.exceptions, StoreUnavailableError);
 
 /// A bad secret: says what is wrong and how to make a good one, never what the key was.
 pub fn key_error(err: KeyError) -> PyErr {
@@ -38,4 +41,24 @@ pub fn check_cookie_size(size: usize) -> PyResult<()> {
 
 pub fn bad_session_id() -> PyErr {
     PyValueError::new_err("not a scsession session id (22 base64url characters)")
+}
+
+/// A store failure at run time. An outage says what to check; the store reconnects by itself,
+/// so nothing needs restarting once the server is back.
+pub fn store_error(err: CoreStoreError) -> PyErr {
+    match err {
+        CoreStoreError::Unavailable { .. } => StoreUnavailableError::new_err(format!(
+            "{err}. Check that the server is running and reachable from here; scsession \
+             reconnects by itself once it answers again."
+        )),
+        CoreStoreError::Backend(_) => StoreError::new_err(err.to_string()),
+    }
+}
+
+/// A store that cannot be built from its options (bad URL, table name, prefix).
+pub fn config_error(err: CoreStoreError) -> PyErr {
+    match err {
+        CoreStoreError::Backend(message) => PyValueError::new_err(message),
+        other => store_error(other),
+    }
 }

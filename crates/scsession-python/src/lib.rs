@@ -6,10 +6,12 @@
 
 mod convert;
 mod errors;
+mod runtime;
+mod stores;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use scsession_core::store::MemoryStore as CoreMemoryStore;
+use scsession_core::store::{Commit, Committed, MemoryStore as CoreMemoryStore};
 use scsession_core::{cookie, KeyRing, Lifetime, Record, Sealer as CoreSealer, SessionId};
 use std::time::Duration;
 
@@ -43,9 +45,9 @@ fn new_session_id() -> String {
 
 /// Seals and opens sessions under a key ring, for one cookie name and one lifetime policy.
 #[pyclass(frozen, module = "scsession._core")]
-struct Sealer {
-    core: CoreSealer,
-    lifetime: Lifetime,
+pub(crate) struct Sealer {
+    pub(crate) core: CoreSealer,
+    pub(crate) lifetime: Lifetime,
     cookie_name_len: usize,
 }
 
@@ -170,6 +172,11 @@ impl Sealer {
         self.lifetime.remaining(created, last_seen, now)
     }
 
+    /// Seconds a store should keep a session written now (see `Lifetime::store_ttl`).
+    fn store_ttl(&self, created: u64, now: u64) -> u64 {
+        self.lifetime.store_ttl(created, now)
+    }
+
     fn __repr__(&self) -> String {
         format!("<Sealer: {:?}, keys redacted>", self.lifetime)
     }
@@ -224,7 +231,7 @@ impl Sealer {
     }
 }
 
-fn parse_id(id: &str) -> PyResult<SessionId> {
+pub(crate) fn parse_id(id: &str) -> PyResult<SessionId> {
     id.parse().map_err(|_| errors::bad_session_id())
 }
 
@@ -254,10 +261,31 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn update(&self, id: &str, data: &[u8], ttl_seconds: u64) -> PyResult<bool> {
-        Ok(self
+    /// Saves a session without losing concurrent changes; False if it ended meanwhile.
+    #[pyo3(signature = (sealer, id, created, now, data, base, base_data))]
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &self,
+        sealer: &Sealer,
+        id: &str,
+        created: u64,
+        now: u64,
+        data: &[u8],
+        base: Option<&[u8]>,
+        base_data: Option<&[u8]>,
+    ) -> PyResult<bool> {
+        let write = Commit {
+            id: parse_id(id)?,
+            created,
+            now,
+            data,
+            base: base.zip(base_data),
+        };
+        let done = self
             .inner
-            .update_now(&parse_id(id)?, data, Duration::from_secs(ttl_seconds)))
+            .commit_now(&sealer.core, &sealer.lifetime, write)
+            .map_err(errors::store_error)?;
+        Ok(done == Committed::Saved)
     }
 
     fn delete(&self, id: &str) {
@@ -278,5 +306,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
     m.add_class::<Sealer>()?;
     m.add_class::<MemoryStore>()?;
+    m.add_class::<stores::RedisStore>()?;
+    m.add_class::<stores::MemcachedStore>()?;
+    m.add_class::<stores::SqlStore>()?;
+    m.add_function(wrap_pyfunction!(runtime::shutdown_runtime, m)?)?;
     Ok(())
 }

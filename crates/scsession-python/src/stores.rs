@@ -1,0 +1,228 @@
+//! The networked stores as Python classes. Every method returns an asyncio awaitable that runs
+//! on the I/O threads (see `runtime.rs`) with the GIL released.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use scsession_core::store::{
+    self, Commit, Committed, MemcachedStore as CoreMemcached, RedisStore as CoreRedis,
+    SessionStore, SqlStore as CoreSql, Timeouts, DEFAULT_SQL_TABLE,
+};
+use scsession_core::SessionId;
+
+use crate::errors;
+use crate::runtime::awaitable;
+use crate::{parse_id, Sealer};
+
+fn timeouts(connect_timeout: f64, timeout: f64) -> PyResult<Timeouts> {
+    let seconds = |name: &str, value: f64| {
+        Duration::try_from_secs_f64(value)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                pyo3::exceptions::PyValueError::new_err(format!(
+                    "{name} must be a positive number of seconds, not {value}"
+                ))
+            })
+    };
+    Ok(Timeouts {
+        connect: seconds("connect_timeout", connect_timeout)?,
+        operation: seconds("timeout", timeout)?,
+    })
+}
+
+fn load<'py, S: SessionStore + 'static>(
+    py: Python<'py>,
+    store: &Arc<S>,
+    id: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (store, id) = (Arc::clone(store), parse_id(id)?);
+    awaitable(py, async move {
+        let blob = store.load(&id).await.map_err(errors::store_error)?;
+        Ok(blob.map(|b| Python::attach(|py| PyBytes::new(py, &b).unbind())))
+    })
+}
+
+fn save<'py, S: SessionStore + 'static>(
+    py: Python<'py>,
+    store: &Arc<S>,
+    id: &str,
+    data: Vec<u8>,
+    ttl_seconds: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (store, id) = (Arc::clone(store), parse_id(id)?);
+    awaitable(py, async move {
+        let ttl = Duration::from_secs(ttl_seconds);
+        store.save(&id, &data, ttl).await.map_err(errors::store_error)
+    })
+}
+
+fn delete<'py, S: SessionStore + 'static>(
+    py: Python<'py>,
+    store: &Arc<S>,
+    id: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (store, id) = (Arc::clone(store), parse_id(id)?);
+    awaitable(py, async move {
+        store.delete(&id).await.map_err(errors::store_error)
+    })
+}
+
+/// What the middleware saves: see `store::commit`. Resolves to True when saved, False when the
+/// session ended meanwhile.
+struct Save {
+    id: SessionId,
+    created: u64,
+    now: u64,
+    data: Vec<u8>,
+    base: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+fn commit<'py, S: SessionStore + 'static>(
+    py: Python<'py>,
+    store: &Arc<S>,
+    sealer: Py<Sealer>,
+    save: Save,
+) -> PyResult<Bound<'py, PyAny>> {
+    let store = Arc::clone(store);
+    awaitable(py, async move {
+        let sealer = sealer.get();
+        let write = Commit {
+            id: save.id,
+            created: save.created,
+            now: save.now,
+            data: &save.data,
+            base: save.base.as_ref().map(|(b, d)| (b.as_slice(), d.as_slice())),
+        };
+        let done = store::commit(&*store, &sealer.core, &sealer.lifetime, write)
+            .await
+            .map_err(errors::store_error)?;
+        Ok(done == Committed::Saved)
+    })
+}
+
+/// The methods every networked store has: the `SessionStore` protocol (`load`, `save`,
+/// `delete`) and the middleware's `_commit`. One macro, as `#[pymethods]` may appear once per
+/// class.
+macro_rules! store_methods {
+    ($class:ident { $($extra:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            /// The record under `id`, or None.
+            fn load<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyAny>> {
+                load(py, &self.inner, id)
+            }
+
+            /// Stores `data` under `id` for `ttl_seconds` (insert or replace).
+            fn save<'py>(
+                &self,
+                py: Python<'py>,
+                id: &str,
+                data: Vec<u8>,
+                ttl_seconds: u64,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                save(py, &self.inner, id, data, ttl_seconds)
+            }
+
+            /// Removes `id`; no error if it is not there.
+            fn delete<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyAny>> {
+                delete(py, &self.inner, id)
+            }
+
+            /// Saves a session without losing concurrent changes; False if it ended meanwhile.
+            #[pyo3(name = "_commit", signature = (sealer, id, created, now, data, base, base_data))]
+            #[allow(clippy::too_many_arguments)]
+            fn commit<'py>(
+                &self,
+                py: Python<'py>,
+                sealer: Py<Sealer>,
+                id: &str,
+                created: u64,
+                now: u64,
+                data: Vec<u8>,
+                base: Option<Vec<u8>>,
+                base_data: Option<Vec<u8>>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let save = Save {
+                    id: parse_id(id)?,
+                    created,
+                    now,
+                    data,
+                    base: base.zip(base_data),
+                };
+                commit(py, &self.inner, sealer, save)
+            }
+
+            fn __repr__(&self) -> String {
+                format!("{}({:?})", stringify!($class), self.name)
+            }
+
+            $($extra)*
+        }
+    };
+}
+
+/// Sessions in Redis, or in a Redis Cluster with `cluster=True`.
+#[pyclass(frozen, module = "scsession._core")]
+pub struct RedisStore {
+    inner: Arc<CoreRedis>,
+    name: String,
+}
+
+store_methods!(RedisStore {
+    #[new]
+    #[pyo3(signature = (url, *, cluster = false, prefix = "scsession:", connect_timeout = 2.0, timeout = 5.0))]
+    fn new(url: &str, cluster: bool, prefix: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {
+        let inner = CoreRedis::new(url, cluster, prefix, timeouts(connect_timeout, timeout)?)
+            .map_err(errors::config_error)?;
+        Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
+    }
+});
+
+/// Sessions in Memcached.
+#[pyclass(frozen, module = "scsession._core")]
+pub struct MemcachedStore {
+    inner: Arc<CoreMemcached>,
+    name: String,
+}
+
+store_methods!(MemcachedStore {
+    #[new]
+    #[pyo3(signature = (url, *, prefix = "scsession:", connect_timeout = 2.0, timeout = 5.0))]
+    fn new(url: &str, prefix: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {
+        let inner = CoreMemcached::new(url, prefix, timeouts(connect_timeout, timeout)?)
+            .map_err(errors::config_error)?;
+        Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
+    }
+});
+
+/// Sessions in PostgreSQL, MySQL/MariaDB or SQLite.
+#[pyclass(frozen, module = "scsession._core", name = "SQLStore")]
+pub struct SqlStore {
+    inner: Arc<CoreSql>,
+    name: String,
+}
+
+store_methods!(SqlStore {
+    #[new]
+    #[pyo3(signature = (url, *, table = DEFAULT_SQL_TABLE, connect_timeout = 2.0, timeout = 5.0))]
+    fn new(url: &str, table: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {
+        let inner = CoreSql::new(url, table, timeouts(connect_timeout, timeout)?)
+            .map_err(errors::config_error)?;
+        Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
+    }
+
+    /// Deletes expired sessions; resolves to how many.
+    fn purge_expired<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let store = Arc::clone(&self.inner);
+        awaitable(py, async move { store.purge_expired().await.map_err(errors::store_error) })
+    }
+
+    /// Resolves to the number of live sessions.
+    fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let store = Arc::clone(&self.inner);
+        awaitable(py, async move { store.count().await.map_err(errors::store_error) })
+    }
+});

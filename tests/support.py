@@ -236,10 +236,13 @@ class SpyStore:
         await self.inner.save(id, data, ttl_seconds)
 
     async def update(self, id: str, data: bytes, ttl_seconds: int) -> bool:
+        """Replaces the record only if it is there (not atomic: enough for one test thread)."""
         self.calls.append(("update", id))
         self.saved.append((id, data, ttl_seconds))
-        replaced: bool = await self.inner.update(id, data, ttl_seconds)
-        return replaced
+        if await self.inner.load(id) is None:
+            return False
+        await self.inner.save(id, data, ttl_seconds)
+        return True
 
     async def delete(self, id: str) -> None:
         self.calls.append(("delete", id))

@@ -22,25 +22,19 @@ def run(step: Callable[[], Awaitable[Any]]) -> Any:
     return asyncio.run(step())  # type: ignore[arg-type]
 
 
-def test_memory_store_save_load_update_delete() -> None:
+def test_memory_store_save_load_delete() -> None:
     store = MemoryStore()
 
     async def story() -> None:
         assert await store.load(ID3) is None
-        assert await store.update(ID3, b"x", 60) is False, "update never inserts"
-        assert await store.load(ID3) is None
-
         await store.save(ID1, b"first", 60)
         assert await store.load(ID1) == b"first"
-        assert await store.update(ID1, b"second", 60) is True
-        assert await store.load(ID1) == b"second"
         await store.save(ID1, b"third", 60)
         assert await store.load(ID1) == b"third"
 
         await store.delete(ID1)
         assert await store.load(ID1) is None
         await store.delete(ID1)  # deleting twice is fine
-        assert await store.update(ID1, b"back from the dead", 60) is False
         assert await store.load(ID1) is None
 
     run(story)

@@ -26,8 +26,6 @@ Message = MutableMapping[str, Any]
 Headers = Iterable[tuple[bytes, bytes]]
 ASGIApp = Any
 
-#: Store records of sessions that have neither max_age nor idle_timeout still need an end.
-STORE_TTL_WITHOUT_LIMITS = 14 * 24 * 3600
 #: The bytes ``_core.dumps`` makes of an empty session.
 _EMPTY = _core.dumps({})
 _SESSION_SCOPES = frozenset(("http", "websocket"))
@@ -89,7 +87,10 @@ class SCsessionMiddleware:
         self.app = app
         self.store = store
         self._cookie_loader = self._open_cookie  # a bound method made once, not per request
-        self._store_update = getattr(store, "update", None)  # optional: update-only-if-present
+        # Built-in stores save with `_commit` (compare-and-swap, merging concurrent changes);
+        # other stores may offer `update` (replace only if present), else only `save`.
+        self._store_commit = getattr(store, "_commit", None)
+        self._store_update = getattr(store, "update", None)
         self.max_age = max_age
         self._sealer = _core.Sealer(_secrets(secret_key), cookie_name, max_age, idle_timeout)
         self._cookie_prefix = cookie_name + "="
@@ -119,7 +120,7 @@ class SCsessionMiddleware:
             # The session still only counts as used (and is only saved or refreshed) once
             # the handler touches it.
             session._loader = _staged
-            session._source = await self._fetch_record(scope)
+            session._source = await self._fetch_record(scope, session)
         scope["session"] = session
 
         # Plain functions returning send's awaitable: no extra coroutine per message.
@@ -159,8 +160,9 @@ class SCsessionMiddleware:
         name = self._cookie_prefix.encode("latin-1")
         return any(key == b"cookie" and name in value for key, value in headers)
 
-    async def _fetch_record(self, scope: Scope) -> Opened | None:
-        """The opened record of the first cookie whose MAC verifies and whose record opens."""
+    async def _fetch_record(self, scope: Scope, session: Session) -> Opened | None:
+        """The opened record of the first cookie whose MAC verifies and whose record opens
+        (the record itself goes to ``session._stored``)."""
         assert self.store is not None  # only called with a store
         now = _clock.now()
         headers = scope.get("headers", ())
@@ -171,6 +173,7 @@ class SCsessionMiddleware:
             blob = await self.store.load(session_id)
             opened = None if blob is None else self._sealer.open_record(session_id, blob, now)
             if opened is not None:
+                session._stored = blob
                 return (session_id, *opened)
         return None
 
@@ -205,19 +208,41 @@ class SCsessionMiddleware:
         if due is None:
             return None
         session_id, now = due
-        blob = self._sealer.seal_record(session_id, session._created, now, data)
-        remaining = self._sealer.remaining(session._created, now, now)
-        ttl = STORE_TTL_WITHOUT_LIMITS if remaining is None else remaining
-        if session_id == session._loaded_id and self._store_update is not None:
-            if not await self._store_update(session_id, blob, ttl):
+        if session_id == session._loaded_id:
+            saved = await self._replace(store, session, session_id, now, data)
+            if not saved:
                 # Ended meanwhile (a sign-out in another request): never bring it back.
                 return self._delete_cookie
-        else:
-            await store.save(session_id, blob, ttl)
+        else:  # a new session, or a new id after regenerate()
+            blob = self._sealer.seal_record(session_id, session._created, now, data)
+            await store.save(session_id, blob, self._sealer.store_ttl(session._created, now))
         if session._retired_id is not None:
             # Only now, so the new id holds the data before the old one dies.
             await store.delete(session._retired_id)
         return self._set_cookie(session, self._sealer.sign_id(session_id), data, now)
+
+    async def _replace(
+        self, store: SessionStore, session: Session, session_id: str, now: int, data: bytes
+    ) -> bool:
+        """Writes a loaded session back; False when it ended meanwhile and nothing was written."""
+        if self._store_commit is not None:
+            saved: bool = await self._store_commit(
+                self._sealer,
+                session_id,
+                session._created,
+                now,
+                data,
+                session._stored,
+                session._original,
+            )
+            return saved
+        blob = self._sealer.seal_record(session_id, session._created, now, data)
+        ttl = self._sealer.store_ttl(session._created, now)
+        if self._store_update is None:
+            await store.save(session_id, blob, ttl)
+            return True
+        updated: bool = await self._store_update(session_id, blob, ttl)
+        return updated
 
     def _forget(self, session: Session) -> bytes | None:
         """An emptied or invalidated session: delete the cookie, if the browser has one."""

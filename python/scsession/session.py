@@ -53,6 +53,7 @@ class Session(dict[str, Any]):
         "_original",
         "_retired_id",
         "_source",
+        "_stored",
     )
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
@@ -75,6 +76,7 @@ class Session(dict[str, Any]):
         self._loaded_id: str | None = None  # the id of the valid session the request came with
         self._retired_id: str | None = None  # an id that must die at save (regenerate, logout)
         self._original: bytes | None = None  # the data as loaded, to tell whether it changed
+        self._stored: bytes | None = None  # the store record as loaded (its version, for saving)
         self._created = 0
         self._last_seen = 0
         self._force = False  # re-send the cookie even if the data did not change

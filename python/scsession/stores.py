@@ -54,8 +54,19 @@ class MemoryStore:
     async def save(self, id: str, data: bytes, ttl_seconds: int) -> None:
         self._records.save(id, data, ttl_seconds)
 
-    async def update(self, id: str, data: bytes, ttl_seconds: int) -> bool:
-        return self._records.update(id, data, ttl_seconds)
+    async def _commit(
+        self,
+        sealer: _core.Sealer,
+        id: str,
+        created: int,
+        now: int,
+        data: bytes,
+        base: bytes | None,
+        base_data: bytes | None,
+    ) -> bool:
+        """The middleware's save: compare-and-swap, replaying this request's changes on top of
+        any write that came first; False when the session ended meanwhile."""
+        return self._records.commit(sealer, id, created, now, data, base, base_data)
 
     async def delete(self, id: str) -> None:
         self._records.delete(id)

@@ -14,6 +14,9 @@ from scsession import MemoryStore
 
 from .support import HTTPS, Clock, make_app
 
+# Real servers on loopback (redis, cluster, memcached, postgres, mariadb), started on demand.
+pytest_plugins = ["tests.servers"]
+
 _DEFAULT: Any = object()
 
 

@@ -6,17 +6,27 @@ request.session["user_id"] = user.id
 
 from __future__ import annotations
 
-from scsession.exceptions import SessionError, SessionTooLargeError
+from scsession.exceptions import (
+    SessionError,
+    SessionTooLargeError,
+    StoreError,
+    StoreUnavailableError,
+)
 from scsession.middleware import SCsessionMiddleware
 from scsession.session import Flash, Session
-from scsession.stores import MemoryStore, SessionStore
+from scsession.stores import MemcachedStore, MemoryStore, RedisStore, SessionStore, SQLStore
 
 __all__ = [
     "Flash",
+    "MemcachedStore",
     "MemoryStore",
+    "RedisStore",
+    "SQLStore",
     "SCsessionMiddleware",
     "Session",
     "SessionError",
     "SessionStore",
     "SessionTooLargeError",
+    "StoreError",
+    "StoreUnavailableError",
 ]

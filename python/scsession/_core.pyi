@@ -1,14 +1,18 @@
 """Type stubs of ``scsession._core``, the Rust engine (crates/scsession-python)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, final
 
 __all__ = [
+    "MemcachedStore",
     "MemoryStore",
+    "RedisStore",
+    "SQLStore",
     "Sealer",
     "check_value",
     "dumps",
     "new_session_id",
+    "shutdown_runtime",
 ]
 
 def dumps(data: dict[str, Any]) -> bytes:
@@ -58,6 +62,9 @@ class Sealer:
     def needs_refresh(self, last_seen: int, now: int) -> bool:
         """Whether an unchanged session must be rewritten to keep its idle deadline."""
 
+    def store_ttl(self, created: int, now: int) -> int:
+        """Seconds a store should keep a session written now."""
+
     def remaining(self, created: int, last_seen: int, now: int) -> int | None:
         """Seconds until the session ends if nothing else happens; ``None`` without limits."""
 
@@ -68,6 +75,87 @@ class MemoryStore:
     def __new__(cls) -> MemoryStore: ...
     def load(self, id: str) -> bytes | None: ...
     def save(self, id: str, data: bytes, ttl_seconds: int) -> None: ...
-    def update(self, id: str, data: bytes, ttl_seconds: int) -> bool: ...
+    def commit(
+        self,
+        sealer: Sealer,
+        id: str,
+        created: int,
+        now: int,
+        data: bytes,
+        base: bytes | None,
+        base_data: bytes | None,
+    ) -> bool: ...
     def delete(self, id: str) -> None: ...
     def __len__(self) -> int: ...
+
+class _NetworkStore:
+    """What every networked store has (not a runtime class: stubs only)."""
+
+    def load(self, id: str) -> Awaitable[bytes | None]:
+        """The record under ``id``, or None."""
+
+    def save(self, id: str, data: bytes, ttl_seconds: int) -> Awaitable[None]:
+        """Stores ``data`` under ``id`` for ``ttl_seconds`` (insert or replace)."""
+
+    def delete(self, id: str) -> Awaitable[None]:
+        """Removes ``id``; no error if it is not there."""
+
+    def _commit(
+        self,
+        sealer: Sealer,
+        id: str,
+        created: int,
+        now: int,
+        data: bytes,
+        base: bytes | None,
+        base_data: bytes | None,
+    ) -> Awaitable[bool]:
+        """Saves a session without losing concurrent changes; False if it ended meanwhile."""
+
+@final
+class RedisStore(_NetworkStore):
+    """Sessions in Redis, or in a Redis Cluster with ``cluster=True``."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        cluster: bool = False,
+        prefix: str = "scsession:",
+        connect_timeout: float = 2.0,
+        timeout: float = 5.0,
+    ) -> RedisStore: ...
+
+@final
+class MemcachedStore(_NetworkStore):
+    """Sessions in Memcached."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        prefix: str = "scsession:",
+        connect_timeout: float = 2.0,
+        timeout: float = 5.0,
+    ) -> MemcachedStore: ...
+
+@final
+class SQLStore(_NetworkStore):
+    """Sessions in PostgreSQL, MySQL/MariaDB or SQLite."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        table: str = "scsession_sessions",
+        connect_timeout: float = 2.0,
+        timeout: float = 5.0,
+    ) -> SQLStore: ...
+    def purge_expired(self) -> Awaitable[int]:
+        """Deletes expired sessions; resolves to how many."""
+
+    def count(self) -> Awaitable[int]:
+        """Resolves to the number of live sessions."""
+
+def shutdown_runtime() -> None:
+    """Stops the I/O threads (at interpreter exit)."""

@@ -6,11 +6,17 @@ the clear. Anything with the three async methods of :class:`SessionStore` is a s
 
 from __future__ import annotations
 
+import atexit
 from typing import Protocol, runtime_checkable
 
 from scsession import _core
+from scsession._core import MemcachedStore, RedisStore, SQLStore
 
-__all__ = ["MemoryStore", "SessionStore"]
+__all__ = ["MemcachedStore", "MemoryStore", "RedisStore", "SQLStore", "SessionStore"]
+
+# Networked stores do their I/O on Rust threads. Those must be stopped before the interpreter
+# finalizes, or one of them can crash the process on its way out (pyo3-async-runtimes issue 40).
+atexit.register(_core.shutdown_runtime)
 
 
 @runtime_checkable

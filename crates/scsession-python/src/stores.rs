@@ -107,7 +107,7 @@ fn commit<'py, S: SessionStore + 'static>(
 /// `delete`) and the middleware's `_commit`. One macro, as `#[pymethods]` may appear once per
 /// class.
 macro_rules! store_methods {
-    ($class:ident { $($extra:tt)* }) => {
+    ($class:ident as $name:literal { $($extra:tt)* }) => {
         #[pymethods]
         impl $class {
             /// The record under `id`, or None.
@@ -156,7 +156,7 @@ macro_rules! store_methods {
             }
 
             fn __repr__(&self) -> String {
-                format!("{}({:?})", stringify!($class), self.name)
+                format!("{}('{}')", $name, self.name)
             }
 
             $($extra)*
@@ -171,7 +171,7 @@ pub struct RedisStore {
     name: String,
 }
 
-store_methods!(RedisStore {
+store_methods!(RedisStore as "RedisStore" {
     #[new]
     #[pyo3(signature = (url, *, cluster = false, prefix = "scsession:", connect_timeout = 2.0, timeout = 5.0))]
     fn new(url: &str, cluster: bool, prefix: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {
@@ -188,7 +188,7 @@ pub struct MemcachedStore {
     name: String,
 }
 
-store_methods!(MemcachedStore {
+store_methods!(MemcachedStore as "MemcachedStore" {
     #[new]
     #[pyo3(signature = (url, *, prefix = "scsession:", connect_timeout = 2.0, timeout = 5.0))]
     fn new(url: &str, prefix: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {
@@ -205,7 +205,7 @@ pub struct SqlStore {
     name: String,
 }
 
-store_methods!(SqlStore {
+store_methods!(SqlStore as "SQLStore" {
     #[new]
     #[pyo3(signature = (url, *, table = DEFAULT_SQL_TABLE, connect_timeout = 2.0, timeout = 5.0))]
     fn new(url: &str, table: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {

@@ -257,9 +257,17 @@ impl SqlStore {
 
     fn error(&self, err: &sqlx::Error) -> StoreError {
         match err {
+            // sqlx keeps no cause for this one: say what it can mean.
+            sqlx::Error::PoolTimedOut => unavailable(
+                &self.name,
+                format_args!(
+                    "no connection within {:.1} s (the server refused or did not answer, or \
+                     every pooled connection stayed busy)",
+                    self.timeouts.connect.as_secs_f64()
+                ),
+            ),
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => unavailable(&self.name, err),
             _ => StoreError::Backend(format!("{}: {err}", self.name)),

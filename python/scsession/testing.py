@@ -1,0 +1,254 @@
+"""A conformance suite for session stores, for pytest.
+
+Subclass :class:`StoreConformance` in a test module and give it a ``store`` fixture that returns
+a fresh, empty store; pytest then runs every check below against it::
+
+    import pytest
+    from scsession.testing import StoreConformance
+
+    class TestMyStore(StoreConformance):
+        @pytest.fixture
+        def store(self):
+            return MyStore("redis://127.0.0.1:6379/0")
+
+Each check runs in its own ``asyncio.run``. The store's own contract is checked first (``load``,
+``save``, ``delete``, time to live), then sessions through :class:`SCsessionMiddleware` with the
+store: saved, read back, regenerated, invalidated, and a record that is not a session.
+Every built-in store passes it, and so does the README's example store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+from collections.abc import Coroutine
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+from scsession import _core
+from scsession.middleware import SCsessionMiddleware
+from scsession.stores import SessionStore
+
+__all__ = ["SECRET", "Browser", "StoreConformance", "new_id"]
+
+#: The key the suite's middleware uses (tests only).
+SECRET = "conformance-suite-key-of-at-least-32-bytes"
+
+
+def new_id() -> str:
+    """A fresh session id, as the middleware makes them."""
+    return _core.new_session_id()
+
+
+def _run(step: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(step)
+
+
+class StoreConformance:
+    """What every session store must do. Subclass it and define a ``store`` fixture."""
+
+    #: Seconds to wait for a record saved with a 1-second time to live to be gone. Stores that
+    #: expire on whole-second ticks (Memcached) need up to 2.
+    expiry_wait: ClassVar[float] = 2.2
+
+    # -- the store protocol ----------------------------------------------------------------
+
+    def test_an_unknown_id_loads_none(self, store: SessionStore) -> None:
+        async def check() -> None:
+            assert await store.load(new_id()) is None
+
+        _run(check())
+
+    def test_saved_bytes_load_back_exactly(self, store: SessionStore) -> None:
+        every_byte = bytes(range(256)) * 4
+        large = os.urandom(64 * 1024)
+
+        async def check() -> None:
+            small_id, large_id = new_id(), new_id()
+            await store.save(small_id, every_byte, 60)
+            await store.save(large_id, large, 60)
+            assert await store.load(small_id) == every_byte
+            assert await store.load(large_id) == large
+
+        _run(check())
+
+    def test_save_replaces_what_is_there(self, store: SessionStore) -> None:
+        async def check() -> None:
+            sid = new_id()
+            await store.save(sid, b"first", 60)
+            await store.save(sid, b"second", 60)
+            assert await store.load(sid) == b"second"
+
+        _run(check())
+
+    def test_delete_removes_and_is_idempotent(self, store: SessionStore) -> None:
+        async def check() -> None:
+            sid, other = new_id(), new_id()
+            await store.save(sid, b"doomed", 60)
+            await store.save(other, b"kept", 60)
+            await store.delete(sid)
+            assert await store.load(sid) is None
+            await store.delete(sid)
+            await store.delete(new_id())
+            assert await store.load(other) == b"kept"
+
+        _run(check())
+
+    def test_records_expire_after_their_ttl(self, store: SessionStore) -> None:
+        async def check() -> None:
+            short, long = new_id(), new_id()
+            await store.save(short, b"short", 1)
+            await store.save(long, b"long", 60)
+            assert await store.load(short) == b"short"
+            await asyncio.sleep(self.expiry_wait)
+            assert await store.load(short) is None
+            assert await store.load(long) == b"long"
+
+        _run(check())
+
+    def test_a_long_ttl_is_kept(self, store: SessionStore) -> None:
+        # 40 days: Memcached reads expiry times over 30 days as timestamps.
+        async def check() -> None:
+            sid = new_id()
+            await store.save(sid, b"for weeks", 40 * 24 * 3600)
+            assert await store.load(sid) == b"for weeks"
+
+        _run(check())
+
+    def test_concurrent_calls_do_not_mix_records(self, store: SessionStore) -> None:
+        async def check() -> None:
+            ids = [new_id() for _ in range(40)]
+            await asyncio.gather(*(store.save(i, i.encode(), 60) for i in ids))
+            loaded = await asyncio.gather(*(store.load(i) for i in ids))
+            assert loaded == [i.encode() for i in ids]
+
+        _run(check())
+
+    # -- sessions through the middleware ---------------------------------------------------
+
+    def test_a_session_is_saved_and_read_back(self, store: SessionStore) -> None:
+        async def check() -> None:
+            client = Browser(store)
+            assert await client.get("/set?user=ada&n=1") == {"user": "ada", "n": "1"}
+            assert await client.get("/") == {"user": "ada", "n": "1"}
+            assert await store.load(client.session_id()) is not None
+            assert await client.get("/set?n=2") == {"user": "ada", "n": "2"}
+            assert await Browser(store).get("/") == {}, "another browser has its own session"
+            assert await client.get("/") == {"user": "ada", "n": "2"}
+
+        _run(check())
+
+    def test_regenerate_moves_the_data_and_kills_the_old_id(self, store: SessionStore) -> None:
+        async def check() -> None:
+            client = Browser(store)
+            await client.get("/set?cart=3")
+            old_cookie, old_id = client.cookie, client.session_id()
+            assert await client.get("/regenerate") == {"cart": "3"}
+            assert client.session_id() != old_id
+            assert await store.load(old_id) is None
+            assert await client.get("/") == {"cart": "3"}
+            assert await Browser(store, old_cookie).get("/") == {}, "the old id opens nothing"
+
+        _run(check())
+
+    def test_invalidate_ends_the_session_for_good(self, store: SessionStore) -> None:
+        async def check() -> None:
+            client = Browser(store)
+            await client.get("/set?user=ada")
+            cookie, sid = client.cookie, client.session_id()
+            assert await client.get("/invalidate") == {}
+            assert client.cookie is None, "the cookie was deleted"
+            assert await store.load(sid) is None
+            replay = Browser(store, cookie)
+            assert await replay.get("/") == {}, "a replayed cookie opens nothing"
+            assert await replay.get("/set?x=1") == {"x": "1"}
+            assert replay.session_id() != sid, "and is never adopted"
+
+        _run(check())
+
+    def test_a_record_that_is_not_a_session_is_a_fresh_session(self, store: SessionStore) -> None:
+        async def check() -> None:
+            sid = new_id()
+            await store.save(sid, b"\x01 not a sealed session record", 60)
+            signed = _core.Sealer([SECRET.encode()], "session", None, None).sign_id(sid)
+            client = Browser(store, signed)
+            assert await client.get("/") == {}
+            assert await client.get("/set?a=1") == {"a": "1"}
+            assert client.session_id() != sid
+
+        _run(check())
+
+
+# -- a tiny app and client, so the suite needs nothing but scsession ---------------------------
+
+
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """`/set?k=v` stores strings, `/regenerate`, `/invalidate`; every page returns the session."""
+    session = scope["session"]
+    path = scope["path"]
+    if path == "/set":
+        for key, value in parse_qsl(scope["query_string"].decode()):
+            session[key] = value
+    elif path == "/regenerate":
+        session.regenerate()
+    elif path == "/invalidate":
+        session.invalidate()
+    body = json.dumps(dict(session)).encode()
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Browser:
+    """One browser on an ASGI app behind ``SCsessionMiddleware(app, secret_key=SECRET,
+    store=store)``: keeps the session cookie between requests. ``app`` defaults to a tiny app
+    where ``/set?k=v`` stores strings, ``/regenerate`` and ``/invalidate`` do that, and every page
+    answers the session as JSON."""
+
+    def __init__(
+        self, store: SessionStore, cookie: str | None = None, app: Any = None
+    ) -> None:
+        self.app = SCsessionMiddleware(app or _app, secret_key=SECRET, store=store)
+        self.cookie = cookie
+
+    def session_id(self) -> str:
+        """The id in the current cookie (the first 22 characters decode to it)."""
+        assert self.cookie is not None, "no session cookie"
+        return _id_of(self.cookie)
+
+    async def get(self, target: str) -> dict[str, Any]:
+        path, _, query = target.partition("?")
+        headers = [] if self.cookie is None else [(b"cookie", f"session={self.cookie}".encode())]
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": query.encode(),
+            "headers": headers,
+            "scheme": "https",
+        }
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        for name, value in sent[0].get("headers", ()):
+            if name == b"set-cookie":
+                cookie = value.decode("latin-1").split(";", 1)[0].partition("=")[2]
+                self.cookie = cookie or None
+                if "Max-Age=0" in value.decode("latin-1"):
+                    self.cookie = None
+        result: dict[str, Any] = json.loads(sent[1]["body"])
+        return result
+
+
+def _id_of(signed_cookie: str) -> str:
+    """The session id inside a store-mode cookie: base64url(id (16 bytes) | tag (16 bytes))."""
+    raw = base64.urlsafe_b64decode(signed_cookie + "=" * (-len(signed_cookie) % 4))
+    return base64.urlsafe_b64encode(raw[:16]).decode().rstrip("=")

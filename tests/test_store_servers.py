@@ -1,0 +1,265 @@
+"""Every built-in store against a real server (started by the test run, never mocked or skipped):
+the conformance suite, overlapping requests, sign-outs racing slow writes, and outages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+
+from scsession import (
+    MemcachedStore,
+    MemoryStore,
+    RedisStore,
+    SQLStore,
+    StoreUnavailableError,
+)
+from scsession.testing import Browser, StoreConformance
+
+KINDS = ["memory", "sqlite", "redis", "cluster", "memcached", "postgres", "mysql"]
+#: The server fixture (tests/servers.py) of each networked kind.
+SERVERS = {
+    "redis": "redis_server",
+    "cluster": "redis_cluster",
+    "memcached": "memcached_server",
+    "postgres": "postgres_server",
+    "mysql": "mariadb_server",
+}
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Any]:
+    """`make_store(**options)`: a new, empty store of this kind (its own key prefix or table)."""
+    server = request.getfixturevalue(SERVERS[kind]) if kind in SERVERS else None
+    unique = uuid.uuid4().hex[:12]
+
+    def make(**options: Any) -> Any:
+        if kind == "memory":
+            return MemoryStore()
+        if kind == "sqlite":
+            return SQLStore(f"sqlite:///{tmp_path}/sessions.db", table=f"t_{unique}", **options)
+        if kind in ("redis", "cluster"):
+            return RedisStore(server.url, cluster=kind == "cluster", prefix=f"{unique}:", **options)
+        if kind == "memcached":
+            return MemcachedStore(server.url, prefix=f"{unique}:", **options)
+        return SQLStore(server.url, table=f"t_{unique}", **options)
+
+    return make
+
+
+@pytest.fixture
+def store(make_store: Callable[..., Any]) -> Any:
+    return make_store()
+
+
+class TestConformance(StoreConformance):
+    """scsession.testing's suite, on every built-in store."""
+
+
+# -- overlapping requests ----------------------------------------------------------------------
+
+
+class Gates:
+    """An app whose requests can be held at a gate after changing the session: `/set?k=v&hold=g`
+    sets k, says it arrived at gate g, and waits until the test opens g."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, asyncio.Event] = {}
+        self.open: dict[str, asyncio.Event] = {}
+
+    def _events(self, gate: str) -> tuple[asyncio.Event, asyncio.Event]:
+        return (
+            self.arrived.setdefault(gate, asyncio.Event()),
+            self.open.setdefault(gate, asyncio.Event()),
+        )
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        session = scope["session"]
+        query = dict(parse_qsl(scope["query_string"].decode()))
+        gate = query.pop("hold", None)
+        if scope["path"] == "/invalidate":
+            session.invalidate()
+        elif scope["path"] == "/regenerate":
+            session.regenerate()
+        for key, value in query.items():
+            session[key] = value
+        if gate is not None:
+            arrived, opened = self._events(gate)
+            arrived.set()
+            await opened.wait()
+        body = json.dumps(dict(session)).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    async def held(self, browser: Browser, target: str, gate: str) -> asyncio.Task[Any]:
+        """Starts `target` in the background and returns once it is waiting at `gate`."""
+        task = asyncio.create_task(browser.get(f"{target}&hold={gate}"))
+        await asyncio.wait_for(self._events(gate)[0].wait(), 10)
+        return task
+
+    def release(self, gate: str) -> None:
+        self._events(gate)[1].set()
+
+
+def test_overlapping_requests_that_change_different_keys_both_keep_their_changes(
+    store: Any,
+) -> None:
+    async def story() -> None:
+        gates = Gates()
+        first = Browser(store, app=gates.app)
+        await first.get("/set?cart=1&theme=light")
+        second = Browser(store, first.cookie, app=gates.app)  # the same session, another tab
+        slow = await gates.held(first, "/set?cart=2", "g")
+        assert await second.get("/set?theme=dark") == {"cart": "1", "theme": "dark"}
+        gates.release("g")
+        await slow
+        assert await Browser(store, first.cookie).get("/") == {"cart": "2", "theme": "dark"}
+
+    asyncio.run(story())
+
+
+def test_many_concurrent_writers_all_keep_their_changes(store: Any) -> None:
+    async def story() -> None:
+        gates = Gates()
+        browser = Browser(store, app=gates.app)
+        await browser.get("/set?start=1")
+        tabs = [Browser(store, browser.cookie, app=gates.app) for _ in range(8)]
+        held = [await gates.held(tab, f"/set?k{i}={i}", f"g{i}") for i, tab in enumerate(tabs)]
+        for i in range(len(tabs)):
+            gates.release(f"g{i}")
+        await asyncio.gather(*held)
+        expected = {"start": "1", **{f"k{i}": str(i) for i in range(len(tabs))}}
+        assert await Browser(store, browser.cookie).get("/") == expected
+
+    asyncio.run(story())
+
+
+def test_a_sign_out_wins_over_a_slower_request(store: Any) -> None:
+    async def story() -> None:
+        gates = Gates()
+        browser = Browser(store, app=gates.app)
+        await browser.get("/set?user=ada")
+        cookie, session_id = browser.cookie, browser.session_id()
+        slow = await gates.held(Browser(store, cookie, app=gates.app), "/set?cart=9", "g")
+        await Browser(store, cookie, app=gates.app).get("/invalidate?")
+        gates.release("g")
+        await slow
+        assert await store.load(session_id) is None, "the slow write did not bring it back"
+        assert await Browser(store, cookie).get("/") == {}
+
+    asyncio.run(story())
+
+
+def test_a_slow_request_does_not_revive_an_id_that_regenerate_retired(store: Any) -> None:
+    async def story() -> None:
+        gates = Gates()
+        browser = Browser(store, app=gates.app)
+        await browser.get("/set?cart=1")
+        old_cookie, old_id = browser.cookie, browser.session_id()
+        slow = await gates.held(Browser(store, old_cookie, app=gates.app), "/set?x=1", "g")
+        assert await browser.get("/regenerate?user=ada") == {"cart": "1", "user": "ada"}
+        gates.release("g")
+        await slow
+        assert await store.load(old_id) is None
+        assert await Browser(store, browser.cookie).get("/") == {"cart": "1", "user": "ada"}
+
+    asyncio.run(story())
+
+
+def test_records_are_encrypted_at_rest(store: Any) -> None:
+    async def story() -> None:
+        browser = Browser(store)
+        await browser.get("/set?card=4111-1111-1111-1111")
+        record = await store.load(browser.session_id())
+        assert record is not None and b"4111" not in record and b"card" not in record
+
+    asyncio.run(story())
+
+
+# -- outages -----------------------------------------------------------------------------------
+
+NETWORKED = [kind for kind in KINDS if kind in SERVERS]
+
+
+@pytest.mark.parametrize("kind", NETWORKED)
+def test_an_outage_is_a_clear_error_and_the_next_request_after_it_works(
+    kind: str, make_store: Callable[..., Any], request: pytest.FixtureRequest
+) -> None:
+    server = request.getfixturevalue(SERVERS[kind])
+    store = make_store(connect_timeout=1.0, timeout=2.0)
+
+    async def use(browser: Browser, target: str) -> dict[str, Any]:
+        return await browser.get(target)
+
+    browser = Browser(store)
+    assert asyncio.run(use(browser, "/set?user=ada")) == {"user": "ada"}
+    server.stop()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError) as caught:
+            asyncio.run(use(browser, "/"))
+        waited = time.monotonic() - started
+    finally:
+        server.start()
+    message = str(caught.value)
+    assert "is unavailable" in message and "reconnects by itself" in message
+    if kind == "mysql":  # the MariaDB URL carries a password: shown masked
+        assert ":***@" in message and ":scsession@" not in message
+    assert waited < 3.5, f"an outage took {waited:.1f} s to report"
+    # Back up: the same store object works again, no restart. Memory-only servers lost the data.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            seen = asyncio.run(use(browser, "/"))
+            break
+        except StoreUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    expected = {"user": "ada"} if kind in ("postgres", "mysql") else {}
+    assert seen == expected
+    assert asyncio.run(use(Browser(store), "/set?after=1")) == {"after": "1"}
+
+
+# -- SQL: expiry in the table ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "mysql"])
+def test_sql_purge_expired_deletes_dead_rows_only(make_store: Callable[..., Any]) -> None:
+    store = make_store()
+
+    async def story() -> None:
+        await store.save("a" * 21 + "A", b"short", 1)
+        await store.save("b" * 21 + "A", b"long", 3600)
+        assert await store.count() == 2
+        await asyncio.sleep(1.2)
+        assert await store.count() == 1, "an expired row is not a live session"
+        assert await store.purge_expired() == 1
+        assert await store.load("b" * 21 + "A") == b"long"
+
+    asyncio.run(story())
+
+
+def test_bad_store_options_fail_at_startup_without_showing_passwords() -> None:
+    with pytest.raises(ValueError, match="not a Redis URL") as caught:
+        RedisStore("http://user:hunter2@cache:6379")
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(ValueError, match="plain SQL identifier"):
+        SQLStore("sqlite:///tmp/x.db", table="sessions; DROP TABLE users")
+    with pytest.raises(ValueError, match="not a Memcached URL"):
+        MemcachedStore("redis://127.0.0.1:11211")
+    with pytest.raises(ValueError, match="connect_timeout"):
+        RedisStore("redis://127.0.0.1:6379/0", connect_timeout=0)
+    assert repr(RedisStore("redis://:pw@h:1/0")) == "RedisStore('redis://:***@h:1/0')"

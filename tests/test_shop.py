@@ -1,10 +1,12 @@
 """The example shop (`make demo`), in the TestClient: each page used as a person would.
 
-Each test runs twice: with cookie sessions and with a MemoryStore (SCSESSION_STORE).
+Each test runs three times (SCSESSION_STORE): with cookie sessions, with a MemoryStore and with a
+RedisStore on the session's `redis_server` (tests/servers.py).
 """
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import re
@@ -17,20 +19,25 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from .servers import RedisServer, redis_command
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HTTPS = "https://testserver"
 
 
-@pytest.fixture(params=["cookie", "memory"])
+@pytest.fixture(params=["cookie", "memory", "redis"])
 def store(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def shop(store: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def shop(store: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Any:
     """The shop's FastAPI app, imported afresh under this test's environment."""
     monkeypatch.setenv("SESSION_SECRET", "shop-test-secret-0123456789abcdef0123456789")
     monkeypatch.setenv("SCSESSION_STORE", store)
+    # Only the redis runs start the server (once for the whole test session).
+    store_url = request.getfixturevalue("redis_server").url if store == "redis" else ""
+    monkeypatch.setenv("SCSESSION_STORE_URL", store_url)
     monkeypatch.syspath_prepend(str(EXAMPLES))
     for name in [m for m in sys.modules if m == "shop" or m.startswith("shop.")]:
         monkeypatch.delitem(sys.modules, name)
@@ -61,6 +68,17 @@ def stored(page: Any) -> dict[str, str]:
     """What the session panel says is stored: key -> the value as JSON."""
     (panel,) = re.findall(r'<dl id="session-data">(.*?)</dl>', page.text, re.DOTALL)
     return {k: unescape(v) for k, v in re.findall(r"<dt>(.*?)</dt><dd><code>(.*?)</code>", panel)}
+
+
+def in_redis(redis: RedisServer, cookie: str) -> bool:
+    """Whether Redis holds the record of a store-mode cookie.
+
+    The cookie is base64url(id (16 bytes) | MAC (16)) and the key "scsession:" + base64url(id),
+    both unpadded (docs/design.md).
+    """
+    raw = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4))
+    key = "scsession:" + base64.urlsafe_b64encode(raw[:16]).rstrip(b"=").decode()
+    return redis_command(redis.port, "EXISTS", key) == "1"
 
 
 def sign_in(browser: TestClient, password: str = "wonderland") -> Any:
@@ -160,14 +178,20 @@ def test_preferences_apply_on_every_page(browser: TestClient) -> None:
 
 
 def test_sign_out_ends_the_session_but_keeps_the_preferences(
-    browser: TestClient, shop: Any, store: str
+    browser: TestClient, shop: Any, store: str, request: pytest.FixtureRequest
 ) -> None:
     browser.post("/prefs", data={"theme": "dark", "lang": "en"})
     page = sign_in(browser)
     old_cookie = browser.cookies["session"]
     old_id = session_id(page)
+    if store == "redis":
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        assert in_redis(redis, old_cookie)
 
     page = browser.post("/signout")
+    if store == "redis":
+        assert not in_redis(redis, old_cookie)  # invalidate() deleted the record
+        assert in_redis(redis, browser.cookies["session"])  # the new one, with the preferences
     assert flashes(page) == [f"Signed out: session {old_id} has ended."]
     assert ">Sign in</a>" in page.text
     assert 'class="theme-dark"' in page.text  # kept, in a new session

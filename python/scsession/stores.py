@@ -7,12 +7,21 @@ the clear. Anything with the three async methods of :class:`SessionStore` is a s
 from __future__ import annotations
 
 import atexit
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from scsession import _core
 from scsession._core import MemcachedStore, RedisStore, SQLStore
 
 __all__ = ["MemcachedStore", "MemoryStore", "RedisStore", "SQLStore", "SessionStore"]
+
+T = TypeVar("T")
+
+async def _deferred(start: Callable[[], Awaitable[T]]) -> T:
+    """What a networked store's method returns when called outside a running event loop (as in
+    ``asyncio.run(store.count())``): a coroutine that starts the I/O once awaited."""
+    return await start()
+
 
 # Networked stores do their I/O on Rust threads. Those must be stopped before the interpreter
 # finalizes, or one of them can crash the process on its way out (pyo3-async-runtimes issue 40).

@@ -61,26 +61,28 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="package")
-def serve() -> Iterator[Callable[[str], str]]:
-    """`serve(store)`: the base URL of the shop run by uvicorn with that SCSESSION_STORE.
+def serve() -> Iterator[Callable[[str, str], str]]:
+    """`serve(store, store_url)`: the base URL of the shop run by uvicorn with that store.
 
     One server per store for the whole package, each in its own process on a free loopback
-    port (127.0.0.1: Chromium keeps the Secure cookie there over plain http).
+    port (127.0.0.1: Chromium keeps the Secure cookie there over plain http). `store_url` is
+    the SCSESSION_STORE_URL of a server-side store ("" for cookie and memory).
     """
     servers: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
 
-    def start(store: str) -> str:
+    def start(store: str, store_url: str = "") -> str:
         if store not in servers:
-            servers[store] = start_shop(store)
+            servers[store] = start_shop(store, store_url)
         return servers[store][0]
 
     yield start
     for _, process in servers.values():
         process.terminate()
+    for _, process in servers.values():
         process.wait(timeout=10)
 
 
-def start_shop(store: str) -> tuple[str, subprocess.Popen[bytes]]:
+def start_shop(store: str, store_url: str) -> tuple[str, subprocess.Popen[bytes]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -88,6 +90,7 @@ def start_shop(store: str) -> tuple[str, subprocess.Popen[bytes]]:
         **os.environ,
         "SESSION_SECRET": secrets.token_urlsafe(32),
         "SCSESSION_STORE": store,
+        "SCSESSION_STORE_URL": store_url,
     }
     command = [sys.executable, "-m", "uvicorn", "--app-dir", str(REPO / "examples")]
     command += ["shop.app:app", "--host", "127.0.0.1", "--port", str(port)]

@@ -1,7 +1,8 @@
 """The example shop in a real, headless Chromium: what a person sees, clicks and keeps.
 
-Each scenario runs against the shop with cookie sessions and with a MemoryStore in the server
-process; see conftest.py for the browser and the servers.
+The full visit runs against the shop with cookie sessions, with a MemoryStore in the server
+process and with a RedisStore (the `redis_server` of tests/servers.py); see conftest.py for the
+browser and the uvicorn servers.
 """
 
 from __future__ import annotations
@@ -14,9 +15,23 @@ import pytest
 from playwright.sync_api import Page, expect
 
 NewPage = Callable[[str], Page]
-Serve = Callable[[str], str]
+OpenShop = Callable[[str], str]
 LIGHT_BACKGROUND = "rgb(247, 245, 240)"  # --bg of .theme-light in shop.css
 DARK_BACKGROUND = "rgb(23, 25, 29)"  # --bg of .theme-dark
+
+
+@pytest.fixture
+def open_shop(serve: Callable[[str, str], str], request: pytest.FixtureRequest) -> OpenShop:
+    """`open_shop(store)`: the base URL of the shop with that SCSESSION_STORE, served once.
+
+    For "redis", the session's `redis_server` is started first (only by the tests that use it).
+    """
+
+    def open_(store: str) -> str:
+        store_url = request.getfixturevalue("redis_server").url if store == "redis" else ""
+        return serve(store, store_url)
+
+    return open_
 
 
 def sign_in(page: Page, password: str = "wonderland") -> None:
@@ -25,9 +40,11 @@ def sign_in(page: Page, password: str = "wonderland") -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-@pytest.mark.parametrize("store", ["cookie", "memory"])
-def test_a_visit_from_sign_in_to_sign_out(store: str, serve: Serve, new_page: NewPage) -> None:
-    shop = serve(store)
+@pytest.mark.parametrize("store", ["cookie", "memory", "redis"])
+def test_a_visit_from_sign_in_to_sign_out(
+    store: str, open_shop: OpenShop, new_page: NewPage
+) -> None:
+    shop = open_shop(store)
     page = new_page(shop)
     flash = page.get_by_role("status")
 
@@ -86,8 +103,8 @@ def test_a_visit_from_sign_in_to_sign_out(store: str, serve: Serve, new_page: Ne
     page.context.add_cookies([{"name": "session", "value": kept, "url": shop}])
     assert [c["value"] for c in page.context.cookies()] == [kept]
     page.goto("/members")
-    if store == "memory":
-        # invalidate() deleted the record: the copy opens nothing.
+    if store != "cookie":
+        # invalidate() deleted the record in the store: the copy opens nothing.
         expect(page).to_have_url(f"{shop}/signin")
     else:
         # A cookie session is a bearer token until it expires (the README's security model):
@@ -95,8 +112,10 @@ def test_a_visit_from_sign_in_to_sign_out(store: str, serve: Serve, new_page: Ne
         expect(page).to_have_url(f"{shop}/members")
 
 
-def test_five_wrong_passwords_close_the_sign_in_form(serve: Serve, new_page: NewPage) -> None:
-    page = new_page(serve("cookie"))
+def test_five_wrong_passwords_close_the_sign_in_form(
+    open_shop: OpenShop, new_page: NewPage
+) -> None:
+    page = new_page(open_shop("cookie"))
     page.goto("/signin")
     for left in (4, 3, 2, 1, 0):
         sign_in(page, password="not-the-password")
@@ -109,9 +128,9 @@ def test_five_wrong_passwords_close_the_sign_in_form(serve: Serve, new_page: New
 
 
 def test_screenshot_of_the_cart(
-    serve: Serve, new_page: NewPage, screenshot: Callable[[Page, str], Path]
+    open_shop: OpenShop, new_page: NewPage, screenshot: Callable[[Page, str], Path]
 ) -> None:
-    page = new_page(serve("memory"))
+    page = new_page(open_shop("redis"))  # the cart as kept in Redis
     page.goto("/signin")
     sign_in(page)
     page.goto("/")

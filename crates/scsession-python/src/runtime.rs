@@ -10,7 +10,10 @@ use std::pin::Pin;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyCFunction;
 use pyo3_async_runtimes::generic::{self, ContextExt};
 use pyo3_async_runtimes::TaskLocals;
 use tokio::runtime::{Handle, Runtime};
@@ -90,10 +93,27 @@ impl ContextExt for Io {
 }
 
 /// An asyncio awaitable for `fut`, run on the I/O threads without the GIL.
+///
+/// Inside a running event loop (every call from a request) the work starts at once. Outside
+/// one, as in `asyncio.run(store.purge_expired())`, the call returns a coroutine that starts the
+/// work when awaited, so it behaves like any `async def` method.
 pub fn awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    generic::future_into_py::<Io, F, T>(py, fut)
+    if pyo3_async_runtimes::get_running_loop(py).is_ok() {
+        return generic::future_into_py::<Io, F, T>(py, fut);
+    }
+    let pending = Mutex::new(Some(fut));
+    let start = PyCFunction::new_closure(py, None, None, move |args, _kwargs| {
+        let py = args.py();
+        let fut = pending.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let fut = fut.ok_or_else(|| PyRuntimeError::new_err("this awaitable was already awaited"))?;
+        generic::future_into_py::<Io, F, T>(py, fut).map(Bound::unbind)
+    })?;
+    static DEFERRED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    DEFERRED
+        .import(py, "scsession.stores", "_deferred")?
+        .call1((start,))
 }

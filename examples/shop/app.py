@@ -7,25 +7,27 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from scsession import MemoryStore, SCsessionMiddleware, SessionStore
+from scsession import MemoryStore, RedisStore, SCsessionMiddleware, SessionStore, SQLStore
 
 from . import account, cart, prefs, settings
 
 
 def make_store(kind: str, url: str) -> SessionStore | None:
-    """The store for SCSESSION_STORE; None keeps the whole session in the cookie."""
+    """The store for SCSESSION_STORE; None keeps the whole session in the cookie.
+
+    An empty url means the server `make demo STORE=...` starts on this machine
+    (examples/shop/start_store.sh).
+    """
     if kind == "cookie":
         return None  # the session is encrypted into the cookie itself
     if kind == "memory":
         return MemoryStore()  # in this process: one worker only, emptied by a restart
-    # Imported here, so that the cookie and memory modes need nothing more.
     if kind == "redis":
-        from scsession import RedisStore
-
+        # Shared by every worker and every server of the app; Redis expires old sessions itself.
         return RedisStore(url or "redis://127.0.0.1:6379/0")
     if kind == "postgres":
-        from scsession import SQLStore
-
+        # Its table (scsession_sessions) is created on first use. Expired rows stay until
+        # deleted: run `python -m scsession purge URL` from cron (or SQLStore.purge_expired()).
         return SQLStore(url or "postgresql://postgres@127.0.0.1:5432/postgres")
     raise SystemExit(f"SCSESSION_STORE must be cookie, memory, redis or postgres, not {kind!r}")
 

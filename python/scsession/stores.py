@@ -17,6 +17,7 @@ __all__ = ["MemcachedStore", "MemoryStore", "RedisStore", "SQLStore", "SessionSt
 
 T = TypeVar("T")
 
+
 async def _deferred(start: Callable[[], Awaitable[T]]) -> T:
     """What a networked store's method returns when called outside a running event loop (as in
     ``asyncio.run(store.count())``): a coroutine that starts the I/O once awaited."""
@@ -37,15 +38,17 @@ class SessionStore(Protocol):
     request finishing after a sign-out cannot write the session back. Built-in stores have it.
     """
 
-    async def load(self, id: str) -> bytes | None:
+    # Plain `def`s returning awaitables, so that both `async def` methods and the Rust stores'
+    # methods (which return asyncio futures) satisfy the protocol.
+    def load(self, id: str) -> Awaitable[bytes | None]:
         """The record saved under ``id``, or ``None`` if there is none or it expired."""
         ...
 
-    async def save(self, id: str, data: bytes, ttl_seconds: int) -> None:
+    def save(self, id: str, data: bytes, ttl_seconds: int) -> Awaitable[None]:
         """Stores ``data`` under ``id`` (insert or replace), to expire after ``ttl_seconds``."""
         ...
 
-    async def delete(self, id: str) -> None:
+    def delete(self, id: str) -> Awaitable[None]:
         """Removes the record of ``id``; no error if there is none."""
         ...
 

@@ -207,9 +207,7 @@ class Browser:
     where ``/set?k=v`` stores strings, ``/regenerate`` and ``/invalidate`` do that, and every page
     answers the session as JSON."""
 
-    def __init__(
-        self, store: SessionStore, cookie: str | None = None, app: Any = None
-    ) -> None:
+    def __init__(self, store: SessionStore, cookie: str | None = None, app: Any = None) -> None:
         self.app = SCsessionMiddleware(app or _app, secret_key=SECRET, store=store)
         self.cookie = cookie
 

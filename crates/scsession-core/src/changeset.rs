@@ -100,13 +100,22 @@ mod tests {
 
     #[test]
     fn changes_to_different_keys_both_survive() {
-        let base = dict(&[("cart", Value::List(vec![])), ("theme", Value::Str("light".into()))]);
+        let base = dict(&[
+            ("cart", Value::List(vec![])),
+            ("theme", Value::Str("light".into())),
+        ]);
         let theirs = dict(&[
             ("cart", Value::List(vec![Value::Int(7)])),
             ("theme", Value::Str("light".into())),
         ]);
-        let ours = dict(&[("cart", Value::List(vec![])), ("theme", Value::Str("dark".into()))]);
-        let merged = Changeset::between(&base, &ours).unwrap().apply(&theirs).unwrap();
+        let ours = dict(&[
+            ("cart", Value::List(vec![])),
+            ("theme", Value::Str("dark".into())),
+        ]);
+        let merged = Changeset::between(&base, &ours)
+            .unwrap()
+            .apply(&theirs)
+            .unwrap();
         assert_eq!(
             merged,
             dict(&[
@@ -122,10 +131,18 @@ mod tests {
         assert!(Changeset::between(&base, &base).unwrap().is_empty());
         let ours = dict(&[("b", Value::Int(2)), ("c", Value::Int(3))]);
         let changes = Changeset::between(&base, &ours).unwrap();
-        let theirs = dict(&[("a", Value::Int(1)), ("b", Value::Int(5)), ("d", Value::None)]);
+        let theirs = dict(&[
+            ("a", Value::Int(1)),
+            ("b", Value::Int(5)),
+            ("d", Value::None),
+        ]);
         assert_eq!(
             changes.apply(&theirs).unwrap(),
-            dict(&[("b", Value::Int(5)), ("d", Value::None), ("c", Value::Int(3))])
+            dict(&[
+                ("b", Value::Int(5)),
+                ("d", Value::None),
+                ("c", Value::Int(3))
+            ])
         );
     }
 
@@ -134,13 +151,15 @@ mod tests {
         let int = format::encode(&Value::Int(1)).unwrap();
         assert!(Changeset::between(&int, &int).is_err());
         let empty = dict(&[]);
-        assert!(Changeset::between(&empty, &empty).unwrap().apply(&int).is_err());
+        assert!(Changeset::between(&empty, &empty)
+            .unwrap()
+            .apply(&int)
+            .is_err());
         assert!(Changeset::default().apply(b"\x0c\x05").is_err());
     }
 
     fn small_dict() -> impl Strategy<Value = Vec<(String, i64)>> {
-        prop::collection::btree_map("[a-e]", 0i64..4, 0..5)
-            .prop_map(|m| m.into_iter().collect())
+        prop::collection::btree_map("[a-e]", 0i64..4, 0..5).prop_map(|m| m.into_iter().collect())
     }
 
     fn encode(pairs: &[(String, i64)]) -> Vec<u8> {

@@ -1005,6 +1005,9 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
     decode_with(bytes, &mut ValueBuilder)
 }
 
+/// One `(key, value)` pair of an encoded dict, each a complete encoded value.
+pub type Entry<'a> = (&'a [u8], &'a [u8]);
+
 /// The entries of an encoded dict, as `(key, value)` slices of `bytes` in their order, each a
 /// complete encoded value. Checks everything [`decode`] checks, without building anything.
 ///
@@ -1017,7 +1020,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
 /// assert_eq!(entries, [(&[0x06, 1, b'n'][..], &[0x03, 2][..])]);
 /// assert!(format::dict_entries(&format::encode(&Value::Int(1)).unwrap()).is_err());
 /// ```
-pub fn dict_entries(bytes: &[u8]) -> Result<Vec<(&[u8], &[u8])>, DecodeError> {
+pub fn dict_entries(bytes: &[u8]) -> Result<Vec<Entry<'_>>, DecodeError> {
     let mut r = Reader { bytes };
     if r.u8()? != tag::DICT {
         return Err(DecodeError::InvalidValue);

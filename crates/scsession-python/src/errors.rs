@@ -45,6 +45,7 @@ pub fn bad_session_id() -> PyErr {
 
 /// A store failure at run time. An outage says what to check; the store reconnects by itself,
 /// so nothing needs restarting once the server is back.
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(store_error)`
 pub fn store_error(err: CoreStoreError) -> PyErr {
     match err {
         CoreStoreError::Unavailable { .. } => StoreUnavailableError::new_err(format!(
@@ -59,6 +60,6 @@ pub fn store_error(err: CoreStoreError) -> PyErr {
 pub fn config_error(err: CoreStoreError) -> PyErr {
     match err {
         CoreStoreError::Backend(message) => PyValueError::new_err(message),
-        other => store_error(other),
+        unavailable @ CoreStoreError::Unavailable { .. } => store_error(unavailable),
     }
 }

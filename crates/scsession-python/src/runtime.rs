@@ -23,6 +23,8 @@ use tokio::task::JoinHandle;
 const WORKERS: usize = 2;
 
 static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
+/// `scsession.stores._deferred`: wraps a store call made outside an event loop.
+static DEFERRED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static HANDLE: OnceLock<Handle> = OnceLock::new();
 
 tokio::task_local! {
@@ -47,7 +49,10 @@ fn handle() -> &'static Handle {
 /// exit; store calls made afterwards never complete.
 #[pyfunction]
 pub fn shutdown_runtime(py: Python<'_>) {
-    let runtime = RUNTIME.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let runtime = RUNTIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
     if let Some(runtime) = runtime {
         py.detach(|| runtime.shutdown_timeout(Duration::from_secs(1)));
     }
@@ -108,11 +113,14 @@ where
     let pending = Mutex::new(Some(fut));
     let start = PyCFunction::new_closure(py, None, None, move |args, _kwargs| {
         let py = args.py();
-        let fut = pending.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let fut = fut.ok_or_else(|| PyRuntimeError::new_err("this awaitable was already awaited"))?;
+        let fut = pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let fut =
+            fut.ok_or_else(|| PyRuntimeError::new_err("this awaitable was already awaited"))?;
         generic::future_into_py::<Io, F, T>(py, fut).map(Bound::unbind)
     })?;
-    static DEFERRED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     DEFERRED
         .import(py, "scsession.stores", "_deferred")?
         .call1((start,))

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use scsession_core::store::{
     self, Commit, Committed, MemcachedStore as CoreMemcached, RedisStore as CoreRedis,
-    SessionStore, SqlStore as CoreSql, Timeouts, DEFAULT_SQL_TABLE,
+    SessionStore, SqlStore as CoreSql, Timeouts,
 };
 use scsession_core::SessionId;
 
@@ -55,7 +55,10 @@ fn save<'py, S: SessionStore + 'static>(
     let (store, id) = (Arc::clone(store), parse_id(id)?);
     awaitable(py, async move {
         let ttl = Duration::from_secs(ttl_seconds);
-        store.save(&id, &data, ttl).await.map_err(errors::store_error)
+        store
+            .save(&id, &data, ttl)
+            .await
+            .map_err(errors::store_error)
     })
 }
 
@@ -94,7 +97,10 @@ fn commit<'py, S: SessionStore + 'static>(
             created: save.created,
             now: save.now,
             data: &save.data,
-            base: save.base.as_ref().map(|(b, d)| (b.as_slice(), d.as_slice())),
+            base: save
+                .base
+                .as_ref()
+                .map(|(b, d)| (b.as_slice(), d.as_slice())),
         };
         let done = store::commit(&*store, &sealer.core, &sealer.lifetime, write)
             .await
@@ -207,7 +213,8 @@ pub struct SqlStore {
 
 store_methods!(SqlStore as "SQLStore" {
     #[new]
-    #[pyo3(signature = (url, *, table = DEFAULT_SQL_TABLE, connect_timeout = 2.0, timeout = 5.0))]
+    // The default is scsession_core::store::DEFAULT_SQL_TABLE, written out for the signature.
+    #[pyo3(signature = (url, *, table = "scsession_sessions", connect_timeout = 2.0, timeout = 5.0))]
     fn new(url: &str, table: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {
         let inner = CoreSql::new(url, table, timeouts(connect_timeout, timeout)?)
             .map_err(errors::config_error)?;

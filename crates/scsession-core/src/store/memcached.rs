@@ -188,10 +188,12 @@ impl SessionStore for MemcachedStore {
 
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         let key = self.key(id);
-        self.run(async |c| match c.meta_delete(&key, false, None, None).await {
-            Ok(_) | Err(Error::Protocol(Status::NotFound)) => Ok(()),
-            Err(err) => Err(err),
-        })
+        self.run(
+            async |c| match c.meta_delete(&key, false, None, None).await {
+                Ok(_) | Err(Error::Protocol(Status::NotFound)) => Ok(()),
+                Err(err) => Err(err),
+            },
+        )
         .await
     }
 }
@@ -217,8 +219,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_is_down_is_an_outage() {
-        let store = MemcachedStore::new("memcache://127.0.0.1:1", "s:", Timeouts::default())
-            .unwrap();
+        let store =
+            MemcachedStore::new("memcache://127.0.0.1:1", "s:", Timeouts::default()).unwrap();
         let err = store.load(&SessionId::random()).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::Unavailable { store, .. } if store == "memcache://127.0.0.1:1"),

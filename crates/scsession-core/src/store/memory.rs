@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(store.load_now(&id), Some(b"one".to_vec()));
         store.save_now(&id, b"two", MINUTE);
         assert_eq!(store.load_now(&id), Some(b"two".to_vec()));
-        assert_eq!(store.replace_now(&id, b"one", b"three", MINUTE), Swap::Stale);
+        assert_eq!(
+            store.replace_now(&id, b"one", b"three", MINUTE),
+            Swap::Stale
+        );
         assert_eq!(store.replace_now(&id, b"tw", b"three", MINUTE), Swap::Done);
         assert_eq!(store.load_now(&id), Some(b"three".to_vec()));
         assert_eq!(store.len(), 1);
@@ -240,7 +243,10 @@ mod tests {
         store.delete_now(&id);
         store.delete_now(&id);
         assert_eq!(store.load_now(&id), None);
-        assert_eq!(store.replace_now(&id, b"", b"zombie", MINUTE), Swap::Missing);
+        assert_eq!(
+            store.replace_now(&id, b"", b"zombie", MINUTE),
+            Swap::Missing
+        );
         assert!(store.is_empty());
     }
 
@@ -255,7 +261,10 @@ mod tests {
         // A time to live too long for Instant means "never".
         store.save_now(&id, b"forever", Duration::MAX);
         assert_eq!(store.load_now(&id), Some(b"forever".to_vec()));
-        assert_eq!(store.replace_now(&id, b"", b"still", Duration::MAX), Swap::Done);
+        assert_eq!(
+            store.replace_now(&id, b"", b"still", Duration::MAX),
+            Swap::Done
+        );
     }
 
     #[test]
@@ -274,9 +283,15 @@ mod tests {
         let store = MemoryStore::default();
         let id = SessionId::random();
         assert_eq!(block_on(store.load(&id)), Ok(None));
-        assert_eq!(block_on(store.replace(&id, b"", b"a", MINUTE)), Ok(Swap::Missing));
+        assert_eq!(
+            block_on(store.replace(&id, b"", b"a", MINUTE)),
+            Ok(Swap::Missing)
+        );
         assert_eq!(block_on(store.save(&id, b"a", MINUTE)), Ok(()));
-        assert_eq!(block_on(store.replace(&id, b"a", b"b", MINUTE)), Ok(Swap::Done));
+        assert_eq!(
+            block_on(store.replace(&id, b"a", b"b", MINUTE)),
+            Ok(Swap::Done)
+        );
         assert_eq!(block_on(store.load(&id)), Ok(Some(b"b".to_vec())));
         assert_eq!(block_on(store.delete(&id)), Ok(()));
         assert_eq!(block_on(store.delete(&id)), Ok(()));

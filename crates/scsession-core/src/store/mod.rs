@@ -104,9 +104,17 @@ mod memory;
 #[cfg(feature = "memory-store")]
 pub use memory::MemoryStore;
 
-#[cfg(any(feature = "redis-store", feature = "memcached-store", feature = "sql-store"))]
+#[cfg(any(
+    feature = "redis-store",
+    feature = "memcached-store",
+    feature = "sql-store"
+))]
 mod net;
-#[cfg(any(feature = "redis-store", feature = "memcached-store", feature = "sql-store"))]
+#[cfg(any(
+    feature = "redis-store",
+    feature = "memcached-store",
+    feature = "sql-store"
+))]
 pub use net::{mask_url, Timeouts};
 
 #[cfg(feature = "redis-store")]

@@ -109,7 +109,11 @@ impl RedisStore {
                 StoreError::Backend(format!(
                     "{} is not a Redis URL (expected redis://host:port/db{})",
                     mask_url(node),
-                    if cluster { ", or a comma-separated list of host:port" } else { "" }
+                    if cluster {
+                        ", or a comma-separated list of host:port"
+                    } else {
+                        ""
+                    }
                 ))
             })?;
         }
@@ -180,7 +184,9 @@ impl RedisStore {
         let limit = self.timeouts.connect + self.timeouts.operation;
         bounded(&self.name, limit, async {
             let connection = self.connection.get_or_try_init(|| self.connect()).await?;
-            command(connection.clone()).await.map_err(|e| self.error(&e))
+            command(connection.clone())
+                .await
+                .map_err(|e| self.error(&e))
         })
         .await
     }
@@ -271,8 +277,13 @@ mod tests {
     #[tokio::test]
     async fn a_server_that_is_down_is_an_outage_naming_the_masked_url() {
         // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-        let store =
-            RedisStore::new("redis://:pw@127.0.0.1:1/0", false, "s:", Timeouts::default()).unwrap();
+        let store = RedisStore::new(
+            "redis://:pw@127.0.0.1:1/0",
+            false,
+            "s:",
+            Timeouts::default(),
+        )
+        .unwrap();
         let err = store.load(&SessionId::random()).await.unwrap_err();
         let StoreError::Unavailable { store: name, cause } = &err else {
             panic!("{err:?}")

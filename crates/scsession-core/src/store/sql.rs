@@ -105,10 +105,14 @@ impl Statements {
             ],
         };
         let upsert = match dialect {
-            Dialect::MySql => "ON DUPLICATE KEY UPDATE data = VALUES(data), version = \
-                               VALUES(version), expires_at = VALUES(expires_at)",
-            _ => "ON CONFLICT (id) DO UPDATE SET data = excluded.data, version = \
-                  excluded.version, expires_at = excluded.expires_at",
+            Dialect::MySql => {
+                "ON DUPLICATE KEY UPDATE data = VALUES(data), version = \
+                               VALUES(version), expires_at = VALUES(expires_at)"
+            }
+            _ => {
+                "ON CONFLICT (id) DO UPDATE SET data = excluded.data, version = \
+                  excluded.version, expires_at = excluded.expires_at"
+            }
         };
         let statements = Raw {
             create,
@@ -146,7 +150,11 @@ impl Statements {
             Sql(out.into())
         };
         Self {
-            create: statements.create.into_iter().map(|s| Sql(s.into())).collect(),
+            create: statements
+                .create
+                .into_iter()
+                .map(|s| Sql(s.into()))
+                .collect(),
             load: fix(statements.load),
             save: fix(statements.save),
             replace: fix(statements.replace),
@@ -461,14 +469,26 @@ mod tests {
         let v2 = [2u8; RECORD_VERSION_LEN + 3];
         block_on(async {
             assert_eq!(store.load(&id).await.unwrap(), None);
-            assert_eq!(store.replace(&id, &v1[..29], &v1, minute).await, Ok(Swap::Missing));
+            assert_eq!(
+                store.replace(&id, &v1[..29], &v1, minute).await,
+                Ok(Swap::Missing)
+            );
             store.save(&id, &v1, minute).await.unwrap();
             assert_eq!(store.load(&id).await.unwrap(), Some(v1.to_vec()));
-            assert_eq!(store.replace(&id, &v2[..29], &v2, minute).await, Ok(Swap::Stale));
-            assert_eq!(store.replace(&id, &v1[..29], &v2, minute).await, Ok(Swap::Done));
+            assert_eq!(
+                store.replace(&id, &v2[..29], &v2, minute).await,
+                Ok(Swap::Stale)
+            );
+            assert_eq!(
+                store.replace(&id, &v1[..29], &v2, minute).await,
+                Ok(Swap::Done)
+            );
             assert_eq!(store.load(&id).await.unwrap(), Some(v2.to_vec()));
             assert_eq!(store.count().await, Ok(1));
-            store.save(&SessionId::random(), &v1, Duration::ZERO).await.unwrap();
+            store
+                .save(&SessionId::random(), &v1, Duration::ZERO)
+                .await
+                .unwrap();
             assert_eq!(store.count().await, Ok(1), "expired rows do not count");
             assert_eq!(store.purge_expired().await, Ok(1));
             store.delete(&id).await.unwrap();

@@ -11,9 +11,11 @@ a fresh, empty store; pytest then runs every check below against it::
         def store(self):
             return MyStore("redis://127.0.0.1:6379/0")
 
-Each check runs in its own ``asyncio.run``. The store's own contract is checked first (``load``,
-``save``, ``delete``, time to live), then sessions through :class:`SCsessionMiddleware` with the
-store: saved, read back, regenerated, invalidated, and a record that is not a session.
+Each check runs in its own ``asyncio.run``; if the store has an ``async aclose()`` method, it is
+awaited at the end of each check, in the same event loop. The store's own contract is checked
+first (``load``, ``save``, ``delete``, time to live), then sessions through
+:class:`SCsessionMiddleware` with the store: saved, read back, regenerated, invalidated, and a
+record that is not a session.
 Every built-in store passes it, and so does the README's example store.
 """
 
@@ -42,8 +44,19 @@ def new_id() -> str:
     return _core.new_session_id()
 
 
-def _run(step: Coroutine[Any, Any, None]) -> None:
-    asyncio.run(step)
+def _run(store: Any, step: Coroutine[Any, Any, None]) -> None:
+    """Runs one check in its own event loop, then the store's optional ``aclose()`` in the same
+    loop (so that clients bound to the loop, like redis-py's, can close their connections)."""
+
+    async def check_then_close() -> None:
+        try:
+            await step
+        finally:
+            aclose = getattr(store, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    asyncio.run(check_then_close())
 
 
 class StoreConformance:
@@ -59,7 +72,7 @@ class StoreConformance:
         async def check() -> None:
             assert await store.load(new_id()) is None
 
-        _run(check())
+        _run(store, check())
 
     def test_saved_bytes_load_back_exactly(self, store: SessionStore) -> None:
         every_byte = bytes(range(256)) * 4
@@ -72,7 +85,7 @@ class StoreConformance:
             assert await store.load(small_id) == every_byte
             assert await store.load(large_id) == large
 
-        _run(check())
+        _run(store, check())
 
     def test_save_replaces_what_is_there(self, store: SessionStore) -> None:
         async def check() -> None:
@@ -81,7 +94,7 @@ class StoreConformance:
             await store.save(sid, b"second", 60)
             assert await store.load(sid) == b"second"
 
-        _run(check())
+        _run(store, check())
 
     def test_delete_removes_and_is_idempotent(self, store: SessionStore) -> None:
         async def check() -> None:
@@ -94,7 +107,7 @@ class StoreConformance:
             await store.delete(new_id())
             assert await store.load(other) == b"kept"
 
-        _run(check())
+        _run(store, check())
 
     def test_records_expire_after_their_ttl(self, store: SessionStore) -> None:
         async def check() -> None:
@@ -106,7 +119,7 @@ class StoreConformance:
             assert await store.load(short) is None
             assert await store.load(long) == b"long"
 
-        _run(check())
+        _run(store, check())
 
     def test_a_long_ttl_is_kept(self, store: SessionStore) -> None:
         # 40 days: Memcached reads expiry times over 30 days as timestamps.
@@ -115,7 +128,7 @@ class StoreConformance:
             await store.save(sid, b"for weeks", 40 * 24 * 3600)
             assert await store.load(sid) == b"for weeks"
 
-        _run(check())
+        _run(store, check())
 
     def test_concurrent_calls_do_not_mix_records(self, store: SessionStore) -> None:
         async def check() -> None:
@@ -124,7 +137,7 @@ class StoreConformance:
             loaded = await asyncio.gather(*(store.load(i) for i in ids))
             assert loaded == [i.encode() for i in ids]
 
-        _run(check())
+        _run(store, check())
 
     # -- sessions through the middleware ---------------------------------------------------
 
@@ -138,7 +151,7 @@ class StoreConformance:
             assert await Browser(store).get("/") == {}, "another browser has its own session"
             assert await client.get("/") == {"user": "ada", "n": "2"}
 
-        _run(check())
+        _run(store, check())
 
     def test_regenerate_moves_the_data_and_kills_the_old_id(self, store: SessionStore) -> None:
         async def check() -> None:
@@ -151,7 +164,7 @@ class StoreConformance:
             assert await client.get("/") == {"cart": "3"}
             assert await Browser(store, old_cookie).get("/") == {}, "the old id opens nothing"
 
-        _run(check())
+        _run(store, check())
 
     def test_invalidate_ends_the_session_for_good(self, store: SessionStore) -> None:
         async def check() -> None:
@@ -166,7 +179,7 @@ class StoreConformance:
             assert await replay.get("/set?x=1") == {"x": "1"}
             assert replay.session_id() != sid, "and is never adopted"
 
-        _run(check())
+        _run(store, check())
 
     def test_a_record_that_is_not_a_session_is_a_fresh_session(self, store: SessionStore) -> None:
         async def check() -> None:
@@ -178,7 +191,7 @@ class StoreConformance:
             assert await client.get("/set?a=1") == {"a": "1"}
             assert client.session_id() != sid
 
-        _run(check())
+        _run(store, check())
 
 
 # -- a tiny app and client, so the suite needs nothing but scsession ---------------------------

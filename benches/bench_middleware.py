@@ -1,4 +1,4 @@
-"""Per-request cost of session middlewares, measured in process.
+"""Per-request cost of session middlewares, measured in process and over HTTP.
 
 Each variant is the same Starlette app (Route endpoints) with a different session middleware:
 
@@ -7,6 +7,14 @@ Each variant is the same Starlette app (Route endpoints) with a different sessio
     starsessions       starsessions SessionMiddleware + SessionAutoloadMiddleware, CookieStore
     scsession-cookie   SCsessionMiddleware, whole session sealed into the cookie
     scsession-memory   SCsessionMiddleware with MemoryStore (cookie holds id + MAC)
+    starsessions-redis starsessions with its own RedisStore (redis-py asyncio client)
+    scsession-redis    SCsessionMiddleware with scsession.RedisStore (cookie holds id + MAC)
+
+The two Redis variants share one redis-server that the bench starts itself on a loopback port
+(tests/servers.py; Debian's redis-server is installed with apt-get when missing), each under a
+key prefix of its own. Before timing, each is checked to really keep its sessions in Redis: the
+seed and every write change a record under its prefix, and a session whose record is deleted
+from Redis no longer reads back.
 
 Scenarios (one endpoint each): ``read`` (cookie sent, handler reads one key), ``write`` (cookie
 sent, handler sets a key to a new value, so a Set-Cookie follows), ``new`` (no cookie, handler
@@ -22,32 +30,55 @@ a Set-Cookie that round-trips, scsession sends no Set-Cookie on read/untouched);
 of every timed batch is re-checked, so a broken path fails loudly instead of being timed.
 The machine has 2 noisy cores, so variants are interleaved: in each round, for each scenario, each
 variant runs one batch of N requests (N calibrated so a batch takes ~0.2 s; the variant order
-rotates per round). A batch is timed in CPU time of this process (``time.process_time``; the
-bench is single-threaded and does no I/O, so on an idle machine it equals wall time), which leaves
-out the time other processes hold the core; ``--wall`` times with ``perf_counter`` instead.
+rotates per round). A batch is timed in CPU time of this process (``time.process_time``, all
+its threads, so scsession's I/O threads count too; without a store server the bench does no I/O,
+so on an idle machine it equals wall time), which leaves out the time other processes hold the
+core (and the time redis-server takes to answer); ``--wall`` times with ``perf_counter`` instead.
 A cell's figure is the median over rounds of the per-request time; overhead over bare and the
 untouched ratio are medians of per-round paired differences/ratios, which cancels slow drift.
+Both clocks are read around every batch; for the Redis variants (whose requests also wait on the
+server) the overhead is shown in both, the targets use the main clock.
 
-Usage: ``python benches/bench_middleware.py [--quick] [--allow-missing] [--strict] [--wall]
-[--json FILE]``.
-``--quick`` (2 short rounds, ~3 s) is for smoke tests: run it as a subprocess, or load this file
-with ``importlib.util.spec_from_file_location`` and call ``main(["--quick"])``, which returns the
-exit code (0 ok, 1 a target missed under ``--strict``, 2 a broken variant or missing library).
+``--http`` (on by default in a full run, off under ``--quick``) also serves the app over HTTP: one
+uvicorn process per variant (one worker, 127.0.0.1, a free port, no access log), loaded by ``wrk``
+(Debian's, installed with apt-get when missing) with 1 thread and 16 keep-alive connections for a
+fixed time per cell (5 rounds x 2 s, after a 1 s warm-up). Each variant gets 64 seeded sessions and
+wrk sends their cookies in turn (a Lua script), so concurrent requests are different users, as in
+production. Cells are interleaved over rounds like in process; the figure is the median requests
+per second. The server is the bottleneck, so its time per request is 1/(req/s) and the overhead
+over bare is 1/rps - 1/rps(bare); the CPU time of the uvicorn process (all its threads, from /proc)
+per request is shown too, steadier on a noisy machine. The HTTP target lines compare both.
+
+Usage: ``python benches/bench_middleware.py [--quick] [--http | --no-http] [--variants A,B]
+[--http-rounds N] [--http-seconds S] [--http-warmup S] [--connections N] [--allow-missing]
+[--strict] [--wall] [--json FILE]``. A full run takes about 3 minutes. ``--quick`` (2 short rounds,
+~5 s; no HTTP unless ``--http``) is for smoke tests: run it as a subprocess, or load this file with
+``importlib.util.spec_from_file_location`` and call ``main(["--quick"])``, which returns the exit
+code (0 ok, 1 a target missed under ``--strict``, 2 a broken variant or missing library).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import http.client
+import importlib
 import itertools
 import json
+import os
 import platform
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -57,6 +88,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Message, Scope
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-only-secret-0123456789abcdef-0123456789abcdef"
 SEED = {
     "user_id": 48213,
@@ -68,8 +100,34 @@ SEED = {
     ],
 }
 SCENARIOS = ("read", "write", "new", "untouched")
-VARIANTS = ("bare", "starlette", "starsessions", "scsession-cookie", "scsession-memory")
-SC_VARIANTS = ("scsession-cookie", "scsession-memory")
+VARIANTS = (
+    "bare",
+    "starlette",
+    "starsessions",
+    "scsession-cookie",
+    "scsession-memory",
+    "starsessions-redis",
+    "scsession-redis",
+)
+SC_VARIANTS = ("scsession-cookie", "scsession-memory", "scsession-redis")
+# Modules each variant needs (the Redis variants also need redis-py: the bench checks with it
+# that their records really are in Redis).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "bare": (),
+    "starlette": ("itsdangerous",),
+    "starsessions": ("starsessions",),
+    "scsession-cookie": ("scsession",),
+    "scsession-memory": ("scsession",),
+    "starsessions-redis": ("starsessions.stores.redis", "redis"),
+    "scsession-redis": ("scsession", "redis"),
+}
+# The Redis variants share one redis-server, each under its own key prefix.
+REDIS_PREFIX = {"starsessions-redis": "bench-starsessions:", "scsession-redis": "bench-scsession:"}
+REDIS_PAIR = ("starsessions-redis", "scsession-redis")
+HTTP_VARIANTS = ("bare", "starlette", "starsessions-redis", "scsession-cookie", "scsession-redis")
+HTTP_SCENARIOS = ("read", "write")
+HTTP_SESSIONS = 64  # seeded sessions per variant; wrk sends their cookies in turn
+HOST = "127.0.0.1"
 TARGET_RATIO, TARGET_UNTOUCHED = 0.5, 0.05
 _counter = itertools.count(1)
 
@@ -124,34 +182,90 @@ SESSION_ROUTES = [Route(f"/{p}", f) for p, f in zip(PATHS, SESSION_HANDLERS, str
 BARE_ROUTES = [Route(f"/{p}", f) for p, f in zip(PATHS, BARE_HANDLERS, strict=True)]
 
 
-def build_app(variant: str) -> Starlette:
-    """The app for one variant; ImportError if its library is missing."""
+def require(variant: str) -> None:
+    """ImportError if a library the variant needs is missing."""
+    for module in NEEDS[variant]:
+        importlib.import_module(module)
+
+
+def build_app(variant: str, redis_url: str | None = None) -> Starlette:
+    """The app for one variant; ImportError if its library is missing.
+
+    The starsessions-redis app keeps its redis-py client's ``aclose`` in ``app.state.aclose``:
+    await it before the event loop ends.
+    """
+    if variant in REDIS_PREFIX and redis_url is None:
+        raise ValueError(f"{variant} needs a redis_url")
+    aclose = None
     if variant == "bare":
         return Starlette(routes=BARE_ROUTES)
     if variant == "starlette":
         from starlette.middleware.sessions import SessionMiddleware
 
         mw = [Middleware(SessionMiddleware, secret_key=SECRET)]
-    elif variant == "starsessions":
+    elif variant in ("starsessions", "starsessions-redis"):
         import starsessions as ss
 
+        if variant == "starsessions":
+            store: Any = ss.CookieStore(secret_key=SECRET)
+        else:
+            from redis.asyncio import Redis
+            from starsessions.stores.redis import RedisStore as StarsessionsRedisStore
+
+            client = Redis.from_url(redis_url)
+            store = StarsessionsRedisStore(connection=client, prefix=REDIS_PREFIX[variant])
+            aclose = client.aclose
         mw = [
             Middleware(
                 ss.SessionMiddleware,
-                store=ss.CookieStore(secret_key=SECRET),
+                store=store,
                 lifetime=14 * 24 * 3600,
                 cookie_https_only=False,
             ),
             Middleware(ss.SessionAutoloadMiddleware),
         ]
     else:
-        from scsession import MemoryStore, SCsessionMiddleware
+        from scsession import MemoryStore, RedisStore, SCsessionMiddleware
 
-        store = MemoryStore() if variant == "scsession-memory" else None
+        store = None
+        if variant == "scsession-memory":
+            store = MemoryStore()
+        elif variant == "scsession-redis":
+            store = RedisStore(redis_url, prefix=REDIS_PREFIX[variant])
         mw = [
             Middleware(SCsessionMiddleware, secret_key=SECRET, store=store, cookie_https_only=False)
         ]
-    return Starlette(routes=SESSION_ROUTES, middleware=mw)
+    app = Starlette(routes=SESSION_ROUTES, middleware=mw)
+    app.state.aclose = aclose
+    return app
+
+
+# --- Redis ----------------------------------------------------------------------------------
+def servers_module() -> ModuleType:
+    """tests/servers.py, which runs redis-server (and installs Debian packages) for the bench."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("tests.servers")
+
+
+class RedisProbe:
+    """Looks at a variant's records in Redis directly (blocking redis-py; verification only)."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+
+    def records(self, variant: str) -> dict[bytes, bytes]:
+        keys = list(self.client.scan_iter(match=REDIS_PREFIX[variant] + "*", count=1000))
+        return dict(zip(keys, self.client.mget(keys), strict=True)) if keys else {}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def changed(before: dict[bytes, bytes], after: dict[bytes, bytes]) -> set[bytes]:
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
 
 
 # --- ASGI plumbing --------------------------------------------------------------------------
@@ -217,8 +331,15 @@ def cookie_of(cap: Capture, where: str) -> bytes:
     return cookies[0].split(b";", 1)[0].strip()
 
 
-async def verify(variant: str, app: Starlette) -> tuple[bytes, dict[str, bool]]:
-    """Check the variant's behaviour; return its replay cookie and Set-Cookie per scenario."""
+async def verify(
+    variant: str, app: Starlette, probe: RedisProbe | None = None
+) -> tuple[bytes, dict[str, bool]]:
+    """Check the variant's behaviour; return its replay cookie and Set-Cookie per scenario.
+
+    For a Redis variant `probe` looks into Redis: the seed adds one record under the variant's
+    prefix, a write changes a record, and a new session whose record is deleted from Redis no
+    longer reads back (so the data is read from Redis, not from the cookie or a cache).
+    """
     sent: dict[str, bool] = {}
     if variant == "bare":  # a cookie of realistic size that nothing parses
         cookie = b"session=" + b"x" * 300
@@ -226,7 +347,21 @@ async def verify(variant: str, app: Starlette) -> tuple[bytes, dict[str, bool]]:
             sent[s] = bool((await call(app, f"/{s}", cookie, "bare")).set_cookies())
         return cookie, sent
     w = variant
+    in_redis = variant in REDIS_PREFIX
+    if in_redis and probe is None:
+        raise BenchError(f"{w}: no Redis probe to verify it with")
+
+    def records() -> dict[bytes, bytes]:
+        return probe.records(variant) if in_redis and probe is not None else {}
+
+    before = records()
     cookie = cookie_of(await call(app, "/seed", None, f"{w}/seed"), f"{w}/seed")
+    seeded = records()
+    if in_redis and len(seeded.keys() - before.keys()) != 1:
+        raise BenchError(
+            f"{w}/seed: expected one new record under {REDIS_PREFIX[w]!r} in Redis, "
+            f"found {len(seeded.keys() - before.keys())}"
+        )
     got = json.loads((await call(app, "/peek", cookie, f"{w}/peek")).body)
     if any(got.get(k) != v for k, v in SEED.items()):
         raise BenchError(f"{w}: seeded session does not read back: {got!r}")
@@ -238,11 +373,26 @@ async def verify(variant: str, app: Starlette) -> tuple[bytes, dict[str, bool]]:
     got = json.loads((await call(app, "/peek", cookie_of(cap, f"{w}/write"), f"{w}/peek")).body)
     if got.get("counter") != int(cap.body) or got.get("name") != SEED["name"]:
         raise BenchError(f"{w}/write: cookie does not read back the write: {got!r}")
+    if in_redis and not changed(seeded, records()):
+        raise BenchError(f"{w}/write: no record under {REDIS_PREFIX[w]!r} in Redis changed")
     sent["write"] = True
+    before = records()
     cap = await call(app, "/new", None, f"{w}/new")
-    got = json.loads((await call(app, "/peek", cookie_of(cap, f"{w}/new"), f"{w}/peek")).body)
+    new_cookie = cookie_of(cap, f"{w}/new")
+    got = json.loads((await call(app, "/peek", new_cookie, f"{w}/peek")).body)
     if got != {"user_id": SEED["user_id"]}:
         raise BenchError(f"{w}/new: new session reads back as {got!r}")
+    if in_redis and probe is not None:
+        added = records().keys() - before.keys()
+        if len(added) != 1:
+            raise BenchError(f"{w}/new: expected one new record in Redis, found {len(added)}")
+        probe.client.delete(*added)
+        got = json.loads((await call(app, "/peek", new_cookie, f"{w}/peek")).body)
+        if got:
+            raise BenchError(
+                f"{w}/new: the session still reads back as {got!r} after its record was "
+                "deleted from Redis: it is not read from Redis"
+            )
     sent["new"] = True
     cap = await call(app, "/untouched", cookie, f"{w}/untouched")
     sent["untouched"] = bool(cap.set_cookies())
@@ -256,48 +406,305 @@ async def verify(variant: str, app: Starlette) -> tuple[bytes, dict[str, bool]]:
 
 
 # --- timing ---------------------------------------------------------------------------------
-async def batch(
-    app: Starlette, template: Scope, n: int, cap: Capture, clock: Callable[[], float]
-) -> float:
-    """Seconds per request over n requests."""
+async def batch(app: Starlette, template: Scope, n: int, cap: Capture) -> tuple[float, float]:
+    """(CPU, wall) seconds per request over n requests."""
     send = cap.send
     gc.collect()
-    t0 = clock()
+    c0, w0 = time.process_time(), time.perf_counter()
     for _ in range(n):
         await app(dict(template), receive, send)
-    return (clock() - t0) / n
+    w1, c1 = time.perf_counter(), time.process_time()
+    return (c1 - c0) / n, (w1 - w0) / n
 
 
 async def bench(
-    variants: list[str], rounds: int, batch_s: float, clock: Callable[[], float]
+    variants: list[str], rounds: int, batch_s: float, wall: bool, redis_url: str | None
 ) -> dict[str, Any]:
-    apps = {v: build_app(v) for v in variants}
+    apps = {v: build_app(v, redis_url) for v in variants}
+    probe = RedisProbe(redis_url) if redis_url and set(variants) & set(REDIS_PREFIX) else None
     cells: dict[tuple[str, str], tuple[Scope, int, bool]] = {}
     observed: dict[str, dict[str, bool]] = {}
     cookie_bytes: dict[str, int] = {}
-    for v in variants:
-        cookie, sent = await verify(v, apps[v])
-        observed[v] = sent
-        if v != "bare":
-            cookie_bytes[v] = len(cookie)
-        for s in SCENARIOS:
-            tpl = scope_for(f"/{s}", None if s == "new" else cookie)
-            per = await batch(apps[v], tpl, 200, Capture(), clock)  # warm-up + calibration
-            cells[v, s] = (tpl, max(50, round(batch_s / per)), sent[s])
-    times: dict[str, dict[str, list[float]]] = {s: {v: [] for v in variants} for s in SCENARIOS}
-    for r in range(rounds):
-        order = variants[r % len(variants) :] + variants[: r % len(variants)]
-        for s in SCENARIOS:
-            for v in order:
-                tpl, n, expect_cookie = cells[v, s]
-                cap = Capture()
-                times[s][v].append(await batch(apps[v], tpl, n, cap, clock) * 1e6)
-                if cap.start.get("status") != 200 or bool(cap.set_cookies()) != expect_cookie:
-                    raise BenchError(
-                        f"{v}/{s}: a timed response differs from the verified one: {cap.start!r}"
-                    )
+    clocks = ("cpu", "wall")
+    times = {c: {s: {v: [] for v in variants} for s in SCENARIOS} for c in clocks}
+    try:
+        for v in variants:
+            cookie, sent = await verify(v, apps[v], probe)
+            observed[v] = sent
+            if v != "bare":
+                cookie_bytes[v] = len(cookie)
+            for s in SCENARIOS:
+                tpl = scope_for(f"/{s}", None if s == "new" else cookie)
+                _, per = await batch(apps[v], tpl, 200, Capture())  # warm-up + calibration
+                cells[v, s] = (tpl, max(50, round(batch_s / per)), sent[s])
+        for r in range(rounds):
+            order = variants[r % len(variants) :] + variants[: r % len(variants)]
+            for s in SCENARIOS:
+                for v in order:
+                    tpl, n, expect_cookie = cells[v, s]
+                    cap = Capture()
+                    per_request = await batch(apps[v], tpl, n, cap)
+                    for c, x in zip(clocks, per_request, strict=True):
+                        times[c][s][v].append(x * 1e6)
+                    if cap.start.get("status") != 200 or bool(cap.set_cookies()) != expect_cookie:
+                        raise BenchError(
+                            f"{v}/{s}: a timed response differs from the verified one: "
+                            f"{cap.start!r}"
+                        )
+    finally:
+        for app in apps.values():
+            aclose = getattr(app.state, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if probe is not None:
+            probe.close()
+    main_clock = "wall" if wall else "cpu"
     sizes = {f"{v}/{s}": c[1] for (v, s), c in cells.items()}
-    return {"times": times, "observed": observed, "cookie_bytes": cookie_bytes, "n": sizes}
+    return {
+        "clock": main_clock,
+        "times": times[main_clock],
+        "times_by_clock": times,
+        "observed": observed,
+        "cookie_bytes": cookie_bytes,
+        "n": sizes,
+    }
+
+
+# --- over HTTP ------------------------------------------------------------------------------
+# wrk sends the seeded sessions' cookies in turn, one per request.
+WRK_SCRIPT = """\
+local cookies = {%s}
+local requests = {}
+local i = 0
+init = function(args)
+  for k, cookie in ipairs(cookies) do
+    requests[k] = wrk.format("GET", nil, {["Cookie"] = cookie})
+  end
+end
+request = function()
+  i = i %% #requests + 1
+  return requests[i]
+end
+"""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_COOKIE_OK = re.compile(r"[!#-\[\]-~]+")  # printable ASCII without space, quote and backslash
+
+
+def serve(variant: str, port: int, redis_url: str | None) -> int:
+    """Run one variant under uvicorn (the child process of ``--http``) until SIGTERM."""
+    import uvicorn
+
+    app = build_app(variant, redis_url)
+    uvicorn.run(app, host=HOST, port=port, workers=1, access_log=False, log_level="warning")
+    return 0
+
+
+def http_get(port: int, path: str, cookie: str | None = None) -> tuple[int, list[str], bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        resp = conn.getresponse()
+        return resp.status, resp.headers.get_all("set-cookie") or [], resp.read()
+    finally:
+        conn.close()
+
+
+def http_ok(port: int, path: str, cookie: str | None, where: str) -> tuple[list[str], bytes]:
+    try:
+        status, cookies, body = http_get(port, path, cookie)
+    except OSError as exc:
+        raise BenchError(f"{where}: {path} failed: {exc!r}") from exc
+    if status != 200:
+        raise BenchError(f"{where}: {path} answered {status}: {body[:200]!r}")
+    return cookies, body
+
+
+def http_cookie(cookies: list[str], where: str) -> str:
+    if len(cookies) != 1:
+        raise BenchError(f"{where}: expected exactly one Set-Cookie, got {cookies!r}")
+    cookie = cookies[0].split(";", 1)[0].strip()
+    if not _COOKIE_OK.fullmatch(cookie):
+        raise BenchError(f"{where}: cookie {cookie!r} has characters the wrk script cannot take")
+    return cookie
+
+
+def http_verify(v: str, port: int, probe: RedisProbe | None) -> list[str]:
+    """Check the served variant; return the cookies of its seeded sessions."""
+    if v == "bare":
+        cookie = "session=" + "x" * 300
+        for s in HTTP_SCENARIOS:
+            http_ok(port, f"/{s}", cookie, "bare")
+        return [cookie]
+    before = probe.records(v) if v in REDIS_PREFIX and probe is not None else {}
+    cookies = [
+        http_cookie(http_ok(port, "/seed", None, f"{v}/seed")[0], f"{v}/seed")
+        for _ in range(HTTP_SESSIONS)
+    ]
+    if v in REDIS_PREFIX and probe is not None:
+        added = len(probe.records(v).keys() - before.keys())
+        if added != HTTP_SESSIONS:
+            raise BenchError(f"{v}: {HTTP_SESSIONS} sessions seeded, {added} records in Redis")
+    for cookie in (cookies[0], cookies[-1]):
+        got = json.loads(http_ok(port, "/peek", cookie, f"{v}/peek")[1])
+        if any(got.get(k) != val for k, val in SEED.items()):
+            raise BenchError(f"{v}: seeded session does not read back over HTTP: {got!r}")
+    set_cookies, body = http_ok(port, "/read", cookies[0], f"{v}/read")
+    if body != str(SEED["user_id"]).encode() or (v in SC_VARIANTS and set_cookies):
+        raise BenchError(f"{v}/read: body {body!r}, Set-Cookie {set_cookies!r}")
+    set_cookies, body = http_ok(port, "/write", cookies[0], f"{v}/write")
+    got = json.loads(http_ok(port, "/peek", http_cookie(set_cookies, f"{v}/write"), v)[1])
+    if got.get("counter") != int(body) or got.get("name") != SEED["name"]:
+        raise BenchError(f"{v}/write: the write does not read back over HTTP: {got!r}")
+    return cookies
+
+
+def wrk_binary() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        servers = servers_module()
+        servers.ensure_installed(lambda: [] if shutil.which("wrk") else ["wrk"])
+        path = shutil.which("wrk")
+    if path is None:
+        raise BenchError("wrk not found and could not be installed")
+    return path
+
+
+def run_wrk(
+    wrk: str, port: int, path: str, script: Path, seconds: int, connections: int, where: str
+) -> tuple[float, int]:
+    """(requests per second, requests) over `seconds`; every response checked to be 2xx."""
+    command = [
+        wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", str(script), f"http://{HOST}:{port}{path}",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+    out = done.stdout + done.stderr
+    rate = re.search(r"Requests/sec:\s*([0-9.]+)", out)
+    count = re.search(r"(\d+) requests in", out)
+    if done.returncode != 0 or rate is None or count is None or int(count.group(1)) == 0:
+        raise BenchError(f"{where}: wrk failed (exit {done.returncode}):\n{out}")
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise BenchError(f"{where}: wrk saw failed requests:\n{out}")
+    return float(rate.group(1)), int(count.group(1))
+
+
+class Served:
+    """One variant under uvicorn in a child process (stopped by close())."""
+
+    def __init__(self, variant: str, port: int, redis_url: str | None, log: Path) -> None:
+        self.variant, self.port, self.log = variant, port, log
+        command = [sys.executable, str(Path(__file__).resolve()), "--serve", variant]
+        command += ["--port", str(port)]
+        if redis_url is not None and variant in REDIS_PREFIX:
+            command += ["--redis-url", redis_url]
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the server process so far, all its threads."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise BenchError(
+                    f"{self.variant}: uvicorn exited with code {self.proc.returncode}:\n"
+                    + self.log.read_text(errors="replace")[-3000:]
+                )
+            with contextlib.suppress(OSError):
+                if http_get(self.port, "/untouched")[0] == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise BenchError(f"{self.variant}: uvicorn not answering after {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def http_bench(
+    variants: list[str],
+    redis_url: str | None,
+    rounds: int,
+    seconds: int,
+    warmup: int,
+    connections: int,
+) -> dict[str, Any]:
+    wrk = wrk_binary()
+    servers = servers_module()
+    probe = RedisProbe(redis_url) if redis_url and set(variants) & set(REDIS_PREFIX) else None
+    rates: dict[str, dict[str, list[float]]] = {
+        s: {v: [] for v in variants} for s in HTTP_SCENARIOS
+    }
+    cpu: dict[str, dict[str, list[float]]] = {s: {v: [] for v in variants} for s in HTTP_SCENARIOS}
+    with tempfile.TemporaryDirectory(prefix="scsession-bench-") as tmp:
+        served: dict[str, Served] = {}
+        try:
+            for v in variants:  # all up at once: an idle server costs nothing
+                served[v] = Served(v, servers.free_port(), redis_url, Path(tmp, f"{v}.log"))
+            scripts: dict[str, Path] = {}
+            cookies: dict[str, list[str]] = {}
+            for v in variants:
+                served[v].wait_ready()
+                cookies[v] = http_verify(v, served[v].port, probe)
+                scripts[v] = Path(tmp, f"{v}.lua")
+                scripts[v].write_text(WRK_SCRIPT % ", ".join(f'"{c}"' for c in cookies[v]))
+                if warmup > 0:
+                    for s in HTTP_SCENARIOS:
+                        run_wrk(wrk, served[v].port, f"/{s}", scripts[v], warmup, connections, v)
+            for r in range(rounds):
+                order = variants[r % len(variants) :] + variants[: r % len(variants)]
+                for s in HTTP_SCENARIOS:
+                    for v in order:
+                        port, where = served[v].port, f"http {v}/{s}"
+                        c0 = served[v].cpu_seconds()
+                        rate, n = run_wrk(
+                            wrk, port, f"/{s}", scripts[v], seconds, connections, where
+                        )
+                        cpu[s][v].append((served[v].cpu_seconds() - c0) / n * 1e6)
+                        rates[s][v].append(rate)
+            for v in variants:  # every session still reads back after the load
+                if v != "bare":
+                    http_verify_after(v, served[v].port, cookies[v])
+        finally:
+            for server in served.values():
+                server.close()
+            if probe is not None:
+                probe.close()
+    return {
+        "rates": rates,
+        "cpu_us": cpu,
+        "rounds": rounds,
+        "seconds": seconds,
+        "warmup": warmup,
+        "connections": connections,
+        "wrk": wrk_version(wrk),
+    }
+
+
+def http_verify_after(v: str, port: int, cookies: list[str]) -> None:
+    for cookie in cookies:
+        got = json.loads(http_ok(port, "/peek", cookie, f"{v}/peek after load")[1])
+        if any(got.get(k) != val for k, val in SEED.items()):
+            raise BenchError(f"{v}: after the load a session reads back as {got!r}")
+
+
+def wrk_version(wrk: str) -> str:
+    out = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
+    first = (out.stdout + out.stderr).split("\n", 1)[0]
+    return first.split(" [", 1)[0].strip() or "wrk"
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -306,7 +713,7 @@ def versions() -> str:
         f"Python {platform.python_version()} ({platform.python_implementation()}, "
         f"{platform.machine()})"
     ]
-    for dist in ("starlette", "itsdangerous", "starsessions", "scsession"):
+    for dist in ("starlette", "itsdangerous", "starsessions", "redis", "uvicorn", "scsession"):
         try:
             parts.append(f"{dist} {metadata.version(dist)}")
         except metadata.PackageNotFoundError:
@@ -316,6 +723,30 @@ def versions() -> str:
 
 def target(value: float, shown: str, limit: float, limit_shown: str) -> dict[str, Any]:
     return {"value": value, "shown": shown, "goal": f"<= {limit_shown}", "ok": value <= limit}
+
+
+def ratio_target(over: float, base: float) -> dict[str, Any]:
+    ratio = over / base if base > 0 else float("inf")
+    return target(ratio, f"{ratio:.2f}", TARGET_RATIO, f"{TARGET_RATIO}")
+
+
+def target_lines(targets: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["| target | value | goal | result |", "|---|---|---|---|"]
+    for name, x in targets.items():
+        lines.append(f"| {name} | {x['shown']} | {x['goal']} | {'PASS' if x['ok'] else 'MISS'} |")
+    return lines
+
+
+def overheads(t: dict[str, dict[str, list[float]]], variants: list[str]) -> dict[str, Any]:
+    """Median over rounds of the paired difference to bare, per scenario and variant."""
+    return {
+        s: {
+            v: statistics.median([a - b for a, b in zip(t[s][v], t[s]["bare"], strict=True)])
+            for v in variants
+            if v != "bare"
+        }
+        for s in t
+    }
 
 
 def summarize(res: dict[str, Any], variants: list[str]) -> tuple[list[str], dict[str, Any]]:
@@ -331,7 +762,7 @@ def summarize(res: dict[str, Any], variants: list[str]) -> tuple[list[str], dict
     def paired(s: str, v: str) -> list[tuple[float, float]]:
         return list(zip(t[s][v], t[s]["bare"], strict=True))
 
-    over = {s: {v: med([a - b for a, b in paired(s, v)]) for v in others} for s in SCENARIOS}
+    over = overheads(t, variants)
     lines += [
         "",
         "Overhead over bare (µs/request, median of paired per-round differences):",
@@ -358,25 +789,113 @@ def summarize(res: dict[str, Any], variants: list[str]) -> tuple[list[str], dict
     targets: dict[str, dict[str, Any]] = {}
     if {"starlette", "scsession-cookie"} <= set(variants):
         for s in ("read", "write"):
-            base = over[s]["starlette"]
-            ratio = over[s]["scsession-cookie"] / base if base > 0 else float("inf")
             name = f"{s}: scsession-cookie overhead / starlette overhead"
-            targets[name] = target(ratio, f"{ratio:.2f}", TARGET_RATIO, f"{TARGET_RATIO}")
+            targets[name] = ratio_target(over[s]["scsession-cookie"], over[s]["starlette"])
         rel = med([a / b - 1 for a, b in paired("untouched", "scsession-cookie")])
         name = "untouched: scsession-cookie vs bare"
         targets[name] = target(rel, f"{rel:+.1%}", TARGET_UNTOUCHED, f"{TARGET_UNTOUCHED:+.0%}")
-        lines += ["", "| target | value | goal | result |", "|---|---|---|---|"]
-        for name, x in targets.items():
-            result = "PASS" if x["ok"] else "MISS"
-            lines.append(f"| {name} | {x['shown']} | {x['goal']} | {result} |")
+    if set(REDIS_PAIR) <= set(variants):
+        ss, sc = REDIS_PAIR
+        by_clock = {c: overheads(x, variants) for c, x in res["times_by_clock"].items()}
+        lines += [
+            "",
+            "Redis variants, overhead over bare (µs/request) in both clocks: CPU leaves out the "
+            "time spent waiting for redis-server, wall includes it:",
+            "",
+            f"| scenario | {ss} CPU | {sc} CPU | ratio CPU | {ss} wall | {sc} wall | ratio wall |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for s in SCENARIOS:
+            cells = []
+            for c in ("cpu", "wall"):
+                a, b = by_clock[c][s][ss], by_clock[c][s][sc]
+                cells += [f"{a:+.1f}", f"{b:+.1f}", f"{b / a:.2f}" if a > 0 else "-"]
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        for s in ("read", "write"):
+            name = f"{s}: {sc} overhead / {ss} overhead"
+            targets[name] = ratio_target(over[s][sc], over[s][ss])
+    if targets:
+        lines += ["", *target_lines(targets)]
     return lines, targets
+
+
+def summarize_http(res: dict[str, Any], variants: list[str]) -> tuple[list[str], dict[str, Any]]:
+    rates, cpu, med = res["rates"], res["cpu_us"], statistics.median
+    # The one uvicorn worker is the bottleneck, so its time per request is 1e6 / (req/s) µs;
+    # its CPU time per request leaves out the time it was off the core (steadier, like the
+    # in-process CPU clock, and likewise without redis-server's own time).
+    per = {s: {v: [1e6 / x for x in rates[s][v]] for v in variants} for s in HTTP_SCENARIOS}
+    over_wall, over_cpu = overheads(per, variants), overheads(cpu, variants)
+    lines = [
+        "| variant | read req/s | write req/s | read vs bare | write vs bare |",
+        "|---|---|---|---|---|",
+    ]
+    for v in variants:
+        cells = [f"{med(rates[s][v]):.0f}" for s in HTTP_SCENARIOS]
+        cells += [f"{med(rates[s][v]) / med(rates[s]['bare']):.2f}" for s in HTTP_SCENARIOS]
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Server time per request (µs): CPU of the uvicorn process (all threads) / requests, and "
+        "the overhead over bare both in that CPU time and as 1/(req/s) - 1/(req/s of bare) "
+        "(medians of paired per-round differences):",
+        "",
+        "| variant | read CPU | write CPU | read overhead CPU | write overhead CPU "
+        "| read overhead 1/rps | write overhead 1/rps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for v in variants:
+        cells = [f"{med(cpu[s][v]):.1f}" for s in HTTP_SCENARIOS]
+        for over in (over_cpu, over_wall):
+            cells += ["-" if v == "bare" else f"{over[s][v]:+.1f}" for s in HTTP_SCENARIOS]
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for what, data in (("req/s", rates), ("server CPU per request", cpu)):
+        spreads = sorted(
+            ((max(x) - min(x)) / med(x), f"{v}/{s}")
+            for s in HTTP_SCENARIOS
+            for v, x in data[s].items()
+        )
+        typical, (worst, cell) = spreads[len(spreads) // 2][0], spreads[-1]
+        lines.append(
+            f"Noise of {what}, (max-min)/median of a cell over rounds: typical {typical:.0%}, "
+            f"worst {worst:.0%} ({cell})"
+        )
+    targets: dict[str, dict[str, Any]] = {}
+    if set(REDIS_PAIR) <= set(variants):
+        ss, sc = REDIS_PAIR
+        for basis, over in (("server CPU", over_cpu), ("1/rps", over_wall)):
+            for s in HTTP_SCENARIOS:
+                name = f"HTTP {s} ({basis}): {sc} overhead / {ss} overhead"
+                targets[name] = ratio_target(over[s][sc], over[s][ss])
+        lines += ["", *target_lines(targets)]
+    return lines, targets
+
+
+def redis_version(servers: ModuleType, port: int) -> str:
+    info = servers.redis_command(port, "INFO", "server")
+    found = re.search(r"redis_version:(\S+)", info)
+    return f"redis-server {found.group(1) if found else '?'}"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--quick", action="store_true", help="2 short rounds (smoke test)")
+    ap.add_argument("--quick", action="store_true", help="2 short rounds (smoke test), no HTTP")
     ap.add_argument("--rounds", type=int, help="rounds (default 7, --quick 2)")
     ap.add_argument("--batch-seconds", type=float, help="target batch time (default 0.2)")
+    ap.add_argument(
+        "--variants",
+        help=f"comma-separated subset of {','.join(VARIANTS)} (bare is always included)",
+    )
+    ap.add_argument(
+        "--http",
+        action=argparse.BooleanOptionalAction,
+        help="also measure req/s over HTTP with uvicorn and wrk (default: on, off with --quick)",
+    )
+    ap.add_argument("--http-rounds", type=int, help="HTTP rounds (default 5, --quick 1)")
+    ap.add_argument("--http-seconds", type=int, help="s per HTTP cell (default 2, --quick 1)")
+    ap.add_argument("--http-warmup", type=int, help="wrk warm-up per cell, s (default 1)")
+    ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     ap.add_argument(
         "--allow-missing",
         action="store_true",
@@ -387,20 +906,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--wall", action="store_true", help="time with the wall clock instead of CPU time"
     )
+    ap.add_argument("--serve", metavar="VARIANT", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--redis-url", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.serve:
+        return serve(args.serve, args.port, args.redis_url)
     rounds = args.rounds or (2 if args.quick else 7)
     batch_s = args.batch_seconds or (0.02 if args.quick else 0.2)
+    http = args.http if args.http is not None else not args.quick
+    http_rounds = args.http_rounds or (1 if args.quick else 5)
+    http_seconds = args.http_seconds or (1 if args.quick else 2)
+    http_warmup = args.http_warmup if args.http_warmup is not None else 1
 
+    wanted = list(VARIANTS)
+    if args.variants:
+        asked = {v.strip() for v in args.variants.split(",") if v.strip()} | {"bare"}
+        unknown = asked - set(VARIANTS)
+        if unknown:
+            print(f"error: unknown variants {sorted(unknown)}", file=sys.stderr)
+            return 2
+        wanted = [v for v in VARIANTS if v in asked]
     variants, skipped = [], []
-    for v in VARIANTS:
+    for v in wanted:
         try:
-            build_app(v)
+            require(v)
             variants.append(v)
         except ImportError as exc:
             if not args.allow_missing:
                 print(
                     f"error: variant {v} unavailable ({exc}); build/install it "
-                    "(make build) or pass --allow-missing",
+                    "(make build, make venv) or pass --allow-missing",
                     file=sys.stderr,
                 )
                 return 2
@@ -408,21 +944,67 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# Session middleware bench\n\n{versions()}\n")
     if skipped:
         print("\n".join(skipped) + "\n")
-    clock, what = (time.perf_counter, "wall") if args.wall else (time.process_time, "CPU")
-    print(
-        f"{rounds} rounds x ~{batch_s:g} s batches per cell, interleaved; "
-        f"median {what} time per request in µs (lower is better).\n"
-    )
-    try:
-        res = asyncio.run(bench(variants, rounds, batch_s, clock))
-    except BenchError as exc:
-        print(f"BROKEN: {exc}", file=sys.stderr)
-        return 2
-    lines, targets = summarize(res, variants)
-    print("\n".join(lines))
+    output: dict[str, Any] = {"versions": versions()}
+    with contextlib.ExitStack() as stack:
+        redis_url, redis_port = None, 0
+        if set(variants) & set(REDIS_PREFIX):
+            servers = servers_module()
+            try:
+                redis = stack.enter_context(servers.RedisServer())
+            except servers.ServerError as exc:
+                print(f"BROKEN: cannot start redis-server: {exc}", file=sys.stderr)
+                return 2
+            redis_url, redis_port = redis.url, redis.port
+            print(
+                f"{redis_version(servers, redis.port)} on {redis_url} (started by the bench, "
+                f"no persistence), shared by {', '.join(v for v in variants if v in REDIS_PREFIX)}."
+                "\n"
+            )
+        what = "wall" if args.wall else "CPU"
+        print(
+            f"## In process\n\n{rounds} rounds x ~{batch_s:g} s batches per cell, interleaved; "
+            f"median {what} time per request in µs (lower is better).\n"
+        )
+        try:
+            res = asyncio.run(bench(variants, rounds, batch_s, args.wall, redis_url))
+        except BenchError as exc:
+            print(f"BROKEN: {exc}", file=sys.stderr)
+            return 2
+        lines, targets = summarize(res, variants)
+        print("\n".join(lines), flush=True)
+        output.update(res)
+        if http:
+            http_variants = [v for v in HTTP_VARIANTS if v in variants]
+            if redis_url is not None:  # the in-process run left many records: start clean
+                servers_module().redis_command(redis_port, "FLUSHDB")
+            try:
+                import uvicorn
+            except ImportError as exc:
+                print(f"BROKEN: --http needs uvicorn ({exc})", file=sys.stderr)
+                return 2
+            print(
+                f"\n## Over HTTP\n\nuvicorn {uvicorn.__version__}, 1 worker on {HOST} (no access "
+                f"log); wrk 1 thread, {args.connections} connections, {HTTP_SESSIONS} sessions "
+                f"per variant sent in turn; {http_rounds} round(s) x {http_seconds} s per cell "
+                f"after a {http_warmup} s warm-up, interleaved; median requests/s "
+                "(higher is better).\n",
+                flush=True,
+            )
+            try:
+                hres = http_bench(
+                    http_variants, redis_url, http_rounds, http_seconds, http_warmup,
+                    args.connections,
+                )  # fmt: skip
+            except BenchError as exc:
+                print(f"BROKEN: {exc}", file=sys.stderr)
+                return 2
+            hlines, htargets = summarize_http(hres, http_variants)
+            print("\n".join(hlines))
+            targets.update(htargets)
+            output["http"] = hres
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"versions": versions(), "targets": targets, **res}, f, indent=1)
+            json.dump({**output, "targets": targets}, f, indent=1)
     missed = [name for name, x in targets.items() if not x["ok"]]
     return 1 if args.strict and missed else 0
 

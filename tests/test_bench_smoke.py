@@ -1,7 +1,9 @@
 """`make bench` keeps working: one quick round checks every variant's behaviour before timing.
 
 Only that the bench runs and its behaviour checks hold is asserted here, never its timings:
-performance targets live in `make bench` itself.
+performance targets live in `make bench` itself. The bench starts its own redis-server (through
+tests/servers.py) for the Redis variants, and, in HTTP mode, uvicorn processes loaded by wrk
+(installed with apt-get when missing).
 """
 
 from __future__ import annotations
@@ -15,13 +17,39 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "benches" / "bench_middleware.py"
 
 
-def test_bench_runs_and_every_variant_behaves(capsys: pytest.CaptureFixture[str]) -> None:
+def load_bench() -> Any:
     spec = importlib.util.spec_from_file_location("bench_middleware", BENCH)
     assert spec is not None and spec.loader is not None
     bench: Any = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_bench_runs_and_every_variant_behaves(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = load_bench()
     assert bench.main(["--quick", "--rounds", "1", "--batch-seconds", "0.005"]) == 0
     out = capsys.readouterr().out
-    for variant in ("starlette", "starsessions", "scsession-cookie", "scsession-memory"):
+    for variant in (
+        "starlette",
+        "starsessions",
+        "scsession-cookie",
+        "scsession-memory",
+        "starsessions-redis",
+        "scsession-redis",
+    ):
         assert variant in out
     assert "untouched" in out
+    assert "scsession-redis overhead / starsessions-redis overhead" in out
+    assert "Over HTTP" not in out  # --quick leaves HTTP out
+
+
+def test_bench_http_mode_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The HTTP mode on the Redis pair, as short as it goes (about 10 s)."""
+    bench = load_bench()
+    argv = ["--quick", "--rounds", "1", "--batch-seconds", "0.005", "--http"]
+    argv += ["--variants", "starsessions-redis,scsession-redis"]
+    argv += ["--http-rounds", "1", "--http-seconds", "1", "--http-warmup", "0"]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Over HTTP" in out
+    assert "HTTP read (server CPU): scsession-redis overhead / starsessions-redis overhead" in out

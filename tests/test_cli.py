@@ -1,4 +1,4 @@
-"""`python -m scsession keygen` and `purge`, and a process that used scsession exits cleanly, every time."""
+"""`python -m scsession keygen` and `purge`; a process that used scsession exits cleanly."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from starlette.testclient import TestClient
 
 from scsession import SQLStore

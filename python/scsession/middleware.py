@@ -44,9 +44,11 @@ class SCsessionMiddleware:
         secret_key: at least 32 random bytes (a ``str`` counts its UTF-8 bytes), or a list of
             keys to rotate: the first seals, every one opens. Make one with
             ``python -m scsession keygen``; keep it out of the code.
-        store: ``None`` seals the whole session into the cookie. A store (``MemoryStore()``, or
-            any object with async ``load``/``save``/``delete``) keeps the data on the server and
-            puts only the signed session id in the cookie.
+        store: ``None`` seals the whole session into the cookie. A store (``MemoryStore()``,
+            ``RedisStore(url)``, ``MemcachedStore(url)``, ``SQLStore(url)``, or any object with
+            async ``load``/``save``/``delete``) keeps the data on the server, encrypted, and puts
+            only the signed session id in the cookie. With a store, a request that carries a
+            valid session cookie loads its record (awaited) before the handler runs.
         cookie_name: the cookie's name.
         max_age: seconds a session lives from its creation, however active (``None``: until the
             browser closes, with no server-side absolute limit).

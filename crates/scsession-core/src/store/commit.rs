@@ -167,24 +167,29 @@ mod tests {
             .data
     }
 
+    /// Commits `data` as a request that loaded `blob` (holding `base`) would.
+    fn write_back(
+        (store, sealer, id, blob, base): (&MemoryStore, &Sealer, SessionId, &[u8], &[u8]),
+        data: &[u8],
+    ) -> Result<Committed, StoreError> {
+        let write = Commit {
+            id,
+            created: NOW,
+            now: NOW + 1,
+            data,
+            base: Some((blob, base)),
+        };
+        block_on(commit(store, sealer, &LIFE, write))
+    }
+
     #[test]
     fn overlapping_writes_to_different_keys_both_survive() {
         let (store, sealer, id, blob, base) = setup();
+        let loaded = (&store, &sealer, id, &blob[..], &base[..]);
         let first = dict(&[("a", 10), ("b", 2)]);
         let second = dict(&[("a", 1), ("b", 20), ("c", 3)]);
-        for data in [&first, &second] {
-            let write = Commit {
-                id,
-                created: NOW,
-                now: NOW + 1,
-                data,
-                base: Some((&blob, &base)),
-            };
-            assert_eq!(
-                block_on(commit(&store, &sealer, &LIFE, write)),
-                Ok(Committed::Saved)
-            );
-        }
+        assert_eq!(write_back(loaded, &first), Ok(Committed::Saved));
+        assert_eq!(write_back(loaded, &second), Ok(Committed::Saved));
         assert_eq!(
             stored_data(&store, &sealer, &id),
             dict(&[("a", 10), ("b", 20), ("c", 3)])
@@ -195,18 +200,8 @@ mod tests {
     fn a_deleted_session_is_never_written_back() {
         let (store, sealer, id, blob, base) = setup();
         store.delete_now(&id);
-        let data = dict(&[("a", 5)]);
-        let write = Commit {
-            id,
-            created: NOW,
-            now: NOW + 1,
-            data: &data,
-            base: Some((&blob, &base)),
-        };
-        assert_eq!(
-            block_on(commit(&store, &sealer, &LIFE, write)),
-            Ok(Committed::Gone)
-        );
+        let loaded = (&store, &sealer, id, &blob[..], &base[..]);
+        assert_eq!(write_back(loaded, &dict(&[("a", 5)])), Ok(Committed::Gone));
         assert_eq!(store.load_now(&id), None);
     }
 
@@ -214,17 +209,7 @@ mod tests {
     fn a_stored_record_that_does_not_open_ends_the_session() {
         let (store, sealer, id, blob, base) = setup();
         store.save_now(&id, b"garbage", Duration::from_secs(60));
-        let data = dict(&[("a", 5)]);
-        let write = Commit {
-            id,
-            created: NOW,
-            now: NOW + 1,
-            data: &data,
-            base: Some((&blob, &base)),
-        };
-        assert_eq!(
-            block_on(commit(&store, &sealer, &LIFE, write)),
-            Ok(Committed::Gone)
-        );
+        let loaded = (&store, &sealer, id, &blob[..], &base[..]);
+        assert_eq!(write_back(loaded, &dict(&[("a", 5)])), Ok(Committed::Gone));
     }
 }

@@ -103,8 +103,9 @@ def spawn_round_trip(redis_url: str) -> subprocess.Popen[str]:
 
 def test_a_short_script_exits_cleanly_many_times_in_a_row(redis_server: RedisServer) -> None:
     """Guards against aborts at interpreter exit (pyo3-async-runtimes issue 40: a tokio thread
-    still inside the GIL machinery while the interpreter finalizes). Without the atexit hook that
-    shuts our runtime down, about 1 run in 7 of this script aborted here; 24 runs, 4 at a time."""
+    still inside the GIL machinery while the interpreter finalizes). With pyo3-async-runtimes'
+    bridge and no atexit hook, about 1 run in 7 of this script aborted here; our bridge never
+    lets tokio threads touch Python, and the hook stops them. 24 runs, 4 at a time."""
     runs, parallel = 24, 4
     running = [spawn_round_trip(redis_server.url) for _ in range(parallel)]
     started = parallel

@@ -164,7 +164,7 @@ impl Completions {
                 .map(Bound::unbind)
         })?;
         let bridges = bridges.bind(py);
-        if let Some(found) = bridges.call_method1("get", (event_loop,))?.cast_into().ok() {
+        if let Ok(found) = bridges.call_method1("get", (event_loop,))?.cast_into() {
             return Ok(found);
         }
         let completions = Bound::new(

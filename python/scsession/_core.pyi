@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, final
 
 __all__ = [
+    "Completions",
     "MemcachedStore",
     "MemoryStore",
     "RedisStore",
@@ -156,6 +157,13 @@ class SQLStore(_NetworkStore):
 
     def count(self) -> Awaitable[int]:
         """Resolves to the number of live sessions."""
+
+@final
+class Completions:
+    """Results of store calls, handed to one event loop (internal: see runtime.rs)."""
+
+    def drain(self) -> None:
+        """Sets the futures of every finished call (the loop's reader callback)."""
 
 def shutdown_runtime() -> None:
     """Stops the I/O threads (at interpreter exit)."""

@@ -309,6 +309,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stores::RedisStore>()?;
     m.add_class::<stores::MemcachedStore>()?;
     m.add_class::<stores::SqlStore>()?;
+    m.add_class::<runtime::Completions>()?;
     m.add_function(wrap_pyfunction!(runtime::shutdown_runtime, m)?)?;
     Ok(())
 }

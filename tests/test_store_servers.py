@@ -19,6 +19,7 @@ from scsession import (
     MemoryStore,
     RedisStore,
     SQLStore,
+    StoreError,
     StoreUnavailableError,
 )
 from scsession.testing import Browser, StoreConformance
@@ -256,3 +257,15 @@ def test_bad_store_options_fail_at_startup_without_showing_passwords() -> None:
     with pytest.raises(ValueError, match="connect_timeout"):
         RedisStore("redis://127.0.0.1:6379/0", connect_timeout=0)
     assert repr(RedisStore("redis://:pw@h:1/0")) == "RedisStore('redis://:***@h:1/0')"
+
+
+@pytest.mark.parametrize("kind", ["memcached"])
+def test_a_record_too_large_for_memcached_says_what_to_do(make_store: Callable[..., Any]) -> None:
+    store = make_store()
+
+    async def story() -> None:
+        with pytest.raises(StoreError, match="Store less in the session") as caught:
+            await Browser(store).get("/set?big=" + "x" * 1_200_000)
+        assert "more than memcached keeps in one item" in str(caught.value)
+
+    asyncio.run(story())

@@ -79,6 +79,21 @@ impl MemcachedStore {
         }
     }
 
+    /// A write's error, saying what to do when the record is too large for one item.
+    fn write_error(&self, err: StoreError, len: usize) -> StoreError {
+        match err {
+            StoreError::Backend(message) if message.contains("too large") => {
+                StoreError::Backend(format!(
+                    "{}: the session record is {len} bytes, more than memcached keeps in one \
+                     item (its -I option, 1 MB by default). Store less in the session (an id \
+                     rather than the object), or start memcached with a larger -I",
+                    self.name
+                ))
+            }
+            other => other,
+        }
+    }
+
     async fn checkout(&self) -> Result<Client, StoreError> {
         let idle = self
             .idle
@@ -149,7 +164,8 @@ impl SessionStore for MemcachedStore {
         let key = self.key(id);
         let expires = format!("T{}", expiry(ttl));
         self.run(async |c| c.meta_set(&key, blob, false, None, Some(&[&expires])).await)
-            .await?;
+            .await
+            .map_err(|e| self.write_error(e, blob.len()))?;
         Ok(())
     }
 
@@ -184,6 +200,7 @@ impl SessionStore for MemcachedStore {
             }
         })
         .await
+        .map_err(|e| self.write_error(e, blob.len()))
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {

@@ -1,5 +1,6 @@
 """Type stubs of ``scsession._core``, the Rust engine (crates/scsession-python)."""
 
+import os
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, final
 
@@ -125,6 +126,7 @@ class RedisStore(_NetworkStore):
         prefix: str = "scsession:",
         connect_timeout: float = 2.0,
         timeout: float = 5.0,
+        tls_ca_file: str | os.PathLike[str] | None = None,
     ) -> RedisStore: ...
 
 @final

@@ -47,7 +47,13 @@ pub fn bad_session_id() -> PyErr {
 /// so nothing needs restarting once the server is back.
 #[allow(clippy::needless_pass_by_value)] // used as `.map_err(store_error)`
 pub fn store_error(err: CoreStoreError) -> PyErr {
-    match err {
+    match &err {
+        CoreStoreError::Unavailable { cause, .. } if cause.contains("certificate") => {
+            StoreUnavailableError::new_err(format!(
+                "{err}. The server's TLS certificate is not trusted: give the CA that signed it \
+                 (RedisStore(..., tls_ca_file=PATH), or sslrootcert=PATH in a database URL)."
+            ))
+        }
         CoreStoreError::Unavailable { .. } => StoreUnavailableError::new_err(format!(
             "{err}. Check that the server is running and reachable from here; scsession \
              reconnects by itself once it answers again."

@@ -179,9 +179,18 @@ pub struct RedisStore {
 
 store_methods!(RedisStore as "RedisStore" {
     #[new]
-    #[pyo3(signature = (url, *, cluster = false, prefix = "scsession:", connect_timeout = 2.0, timeout = 5.0))]
-    fn new(url: &str, cluster: bool, prefix: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {
-        let inner = CoreRedis::new(url, cluster, prefix, timeouts(connect_timeout, timeout)?)
+    #[pyo3(signature = (url, *, cluster = false, prefix = "scsession:", connect_timeout = 2.0, timeout = 5.0, tls_ca_file = None))]
+    fn new(
+        url: &str,
+        cluster: bool,
+        prefix: &str,
+        connect_timeout: f64,
+        timeout: f64,
+        tls_ca_file: Option<std::path::PathBuf>,
+    ) -> PyResult<Self> {
+        let tls_ca = tls_ca_file.map(std::fs::read).transpose()?;
+        let timeouts = timeouts(connect_timeout, timeout)?;
+        let inner = CoreRedis::new(url, cluster, prefix, timeouts, tls_ca)
             .map_err(errors::config_error)?;
         Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
     }

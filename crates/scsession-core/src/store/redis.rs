@@ -14,7 +14,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Client, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Script, Value};
+use redis::{
+    Client, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Script, TlsCertificates, Value,
+};
 use tokio::sync::OnceCell;
 
 use super::net::{bounded, mask_url, unavailable, Timeouts};
@@ -73,6 +75,8 @@ pub struct RedisStore {
     name: String,
     prefix: String,
     timeouts: Timeouts,
+    /// PEM certificates to trust for `rediss://` instead of the system's CAs.
+    tls_ca: Option<Vec<u8>>,
     connection: OnceCell<Connection>,
     replace: Script,
 }
@@ -88,14 +92,16 @@ impl core::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// A store at `url` (`redis://[user:password@]host:port/db`, or `rediss://` for TLS is not
-    /// built in). With `cluster`, `url` lists the seed nodes: `redis://a:7000,b:7001,c:7002`.
+    /// A store at `url`: `redis://[user:password@]host:port/db`, or `rediss://` for TLS (the
+    /// server's certificate is checked against the system's CAs, or against `tls_ca`, PEM, when
+    /// given). With `cluster`, `url` lists the seed nodes: `redis://a:7000,b:7001,c:7002`.
     /// Keys are `{prefix}{id}`. Nothing is connected until first use.
     pub fn new(
         url: &str,
         cluster: bool,
         prefix: &str,
         timeouts: Timeouts,
+        tls_ca: Option<Vec<u8>>,
     ) -> Result<Self, StoreError> {
         let name = mask_url(url);
         let nodes = if cluster {
@@ -117,12 +123,18 @@ impl RedisStore {
                 ))
             })?;
         }
+        if tls_ca.is_some() && !url.starts_with("rediss://") {
+            return Err(StoreError::Backend(format!(
+                "a TLS certificate authority was given for {name}: use a rediss:// URL"
+            )));
+        }
         Ok(Self {
             nodes,
             cluster,
             name,
             prefix: prefix.to_owned(),
             timeouts,
+            tls_ca,
             connection: OnceCell::new(),
             replace: Script::new(REPLACE),
         })
@@ -145,15 +157,24 @@ impl RedisStore {
         }
     }
 
+    fn certificates(&self) -> Option<TlsCertificates> {
+        self.tls_ca.as_ref().map(|ca| TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca.clone()),
+        })
+    }
+
     async fn connect(&self) -> Result<Connection, StoreError> {
         let timeouts = self.timeouts;
         let connection = if self.cluster {
-            let client = ClusterClientBuilder::new(self.nodes.iter().map(String::as_str))
+            let mut builder = ClusterClientBuilder::new(self.nodes.iter().map(String::as_str))
                 .connection_timeout(timeouts.connect)
                 .response_timeout(timeouts.operation)
-                .retries(2)
-                .build()
-                .map_err(|e| self.error(&e))?;
+                .retries(2);
+            if let Some(certs) = self.certificates() {
+                builder = builder.certs(certs);
+            }
+            let client = builder.build().map_err(|e| self.error(&e))?;
             Connection::Cluster(
                 client
                     .get_async_connection()
@@ -161,7 +182,12 @@ impl RedisStore {
                     .map_err(|e| self.error(&e))?,
             )
         } else {
-            let client = Client::open(self.nodes[0].as_str()).map_err(|e| self.error(&e))?;
+            let node = self.nodes[0].as_str();
+            let client = match self.certificates() {
+                Some(certs) => Client::build_with_tls(node, certs),
+                None => Client::open(node),
+            }
+            .map_err(|e| self.error(&e))?;
             let config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(timeouts.connect))
                 .set_response_timeout(Some(timeouts.operation))
@@ -268,10 +294,20 @@ mod tests {
 
     #[test]
     fn bad_urls_fail_at_construction_without_showing_the_password() {
-        let err = RedisStore::new("http://:pw@x", false, "s:", Timeouts::default()).unwrap_err();
+        let err =
+            RedisStore::new("http://:pw@x", false, "s:", Timeouts::default(), None).unwrap_err();
         assert!(err.to_string().contains("http://:***@x"), "{err}");
         assert!(!err.to_string().contains("pw"), "{err}");
-        assert!(RedisStore::new("redis://127.0.0.1:1/0", false, "s:", Timeouts::default()).is_ok());
+        assert!(RedisStore::new(
+            "redis://127.0.0.1:1/0",
+            false,
+            "s:",
+            Timeouts::default(),
+            None
+        )
+        .is_ok());
+        let ca = Some(b"-----BEGIN CERTIFICATE-----".to_vec());
+        assert!(RedisStore::new("redis://h:1/0", false, "s:", Timeouts::default(), ca).is_err());
     }
 
     #[tokio::test]

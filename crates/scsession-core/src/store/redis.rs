@@ -318,6 +318,7 @@ mod tests {
             false,
             "s:",
             Timeouts::default(),
+            None,
         )
         .unwrap();
         let err = store.load(&SessionId::random()).await.unwrap_err();

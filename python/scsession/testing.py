@@ -22,7 +22,6 @@ Every built-in store passes it, and so does the README's example store.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 from collections.abc import Coroutine
@@ -37,6 +36,8 @@ __all__ = ["SECRET", "Browser", "StoreConformance", "new_id"]
 
 #: The key the suite's middleware uses (tests only).
 SECRET = "conformance-suite-key-of-at-least-32-bytes"
+#: Signs and reads session ids as the suite's middleware does (same key, cookie name "session").
+_SEALER = _core.Sealer([SECRET.encode()], "session", None, None)
 
 
 def new_id() -> str:
@@ -185,7 +186,7 @@ class StoreConformance:
         async def check() -> None:
             sid = new_id()
             await store.save(sid, b"\x01 not a sealed session record", 60)
-            signed = _core.Sealer([SECRET.encode()], "session", None, None).sign_id(sid)
+            signed = _SEALER.sign_id(sid)
             client = Browser(store, signed)
             assert await client.get("/") == {}
             assert await client.get("/set?a=1") == {"a": "1"}
@@ -225,9 +226,10 @@ class Browser:
         self.cookie = cookie
 
     def session_id(self) -> str:
-        """The id in the current cookie (the first 22 characters decode to it)."""
+        """The id in the current cookie, whose MAC must verify."""
         assert self.cookie is not None, "no session cookie"
-        return _id_of(self.cookie)
+        (session_id,) = _SEALER.session_ids([(b"cookie", f"session={self.cookie}".encode())])
+        return session_id
 
     async def get(self, target: str) -> dict[str, Any]:
         path, _, query = target.partition("?")
@@ -257,9 +259,3 @@ class Browser:
                     self.cookie = None
         result: dict[str, Any] = json.loads(sent[1]["body"])
         return result
-
-
-def _id_of(signed_cookie: str) -> str:
-    """The session id inside a store-mode cookie: base64url(id (16 bytes) | tag (16 bytes))."""
-    raw = base64.urlsafe_b64decode(signed_cookie + "=" * (-len(signed_cookie) % 4))
-    return base64.urlsafe_b64encode(raw[:16]).decode().rstrip("=")

@@ -119,15 +119,6 @@ mod tests {
     use crate::format::{self, Value};
     use crate::keys::KeyRing;
     use crate::store::MemoryStore;
-    use std::task::{Context, Poll, Waker};
-
-    fn block_on<F: core::future::Future>(f: F) -> F::Output {
-        let mut cx = Context::from_waker(Waker::noop());
-        match std::pin::pin!(f).as_mut().poll(&mut cx) {
-            Poll::Ready(out) => out,
-            Poll::Pending => panic!("memory store futures are ready at once"),
-        }
-    }
 
     fn dict(pairs: &[(&str, i64)]) -> Vec<u8> {
         let pairs = pairs
@@ -152,10 +143,7 @@ mod tests {
             data: &data,
             base: None,
         };
-        assert_eq!(
-            block_on(commit(&store, &sealer, &LIFE, new)),
-            Ok(Committed::Saved)
-        );
+        assert_eq!(store.commit_now(&sealer, &LIFE, new), Ok(Committed::Saved));
         let blob = store.load_now(&id).unwrap();
         (store, sealer, id, blob, data)
     }
@@ -179,7 +167,7 @@ mod tests {
             data,
             base: Some((blob, base)),
         };
-        block_on(commit(store, sealer, &LIFE, write))
+        store.commit_now(sealer, &LIFE, write)
     }
 
     #[test]

@@ -12,9 +12,17 @@ from scsession.exceptions import (
     StoreError,
     StoreUnavailableError,
 )
+from scsession.events import SessionEvent
 from scsession.middleware import SCsessionMiddleware
 from scsession.session import Flash, Session
-from scsession.stores import MemcachedStore, MemoryStore, RedisStore, SessionStore, SQLStore
+from scsession.stores import (
+    MemcachedStore,
+    MemoryStore,
+    RedisStore,
+    SessionStore,
+    SQLStore,
+    UserSession,
+)
 
 __all__ = [
     "Flash",
@@ -25,8 +33,10 @@ __all__ = [
     "SQLStore",
     "Session",
     "SessionError",
+    "SessionEvent",
     "SessionStore",
     "SessionTooLargeError",
     "StoreError",
     "StoreUnavailableError",
+    "UserSession",
 ]

@@ -11,6 +11,8 @@ __all__ = [
     "RedisStore",
     "SQLStore",
     "Sealer",
+    "UserSession",
+    "changed_keys",
     "check_value",
     "dumps",
     "new_session_id",
@@ -22,6 +24,9 @@ def dumps(data: dict[str, Any]) -> bytes:
 
 def check_value(key: object, value: object) -> None:
     """Raises the ``TypeError`` that saving would raise if ``value`` cannot be stored."""
+
+def changed_keys(before: bytes, after: bytes) -> list[str]:
+    """The top-level keys set or removed between two encoded sessions."""
 
 def new_session_id() -> str:
     """A new random session id: 128 bits from the OS CSPRNG as 22 base64url characters."""
@@ -56,6 +61,12 @@ class Sealer:
     def seal_record(self, id: str, created: int, now: int, data: bytes) -> bytes:
         """The encrypted record a store keeps for a session."""
 
+    def expired_cookie(self, headers: Iterable[tuple[bytes, bytes]], now: int) -> str | None:
+        """The id of the first cookie of ours that opens but whose session has expired."""
+
+    def expired_record(self, id: str, blob: bytes, now: int) -> bool:
+        """Whether ``blob`` is a record of ``id`` that opens but whose session has expired."""
+
     def open_record(
         self, id: str, blob: bytes, now: int
     ) -> tuple[int, int, bytes, dict[str, Any]] | None:
@@ -88,7 +99,40 @@ class MemoryStore:
         base_data: bytes | None,
     ) -> bool: ...
     def delete(self, id: str) -> None: ...
+    def bind(
+        self,
+        user_id: str | int,
+        id: str,
+        created: int,
+        now: int,
+        ttl_seconds: int,
+        user_agent: str | None,
+    ) -> None: ...
+    def unbind(self, user_id: str | int, ids: list[str]) -> None: ...
+    def sessions_for_user(self, user_id: str | int) -> list[UserSession]: ...
+    def invalidate_user(self, user_id: str | int, except_id: str | None = None) -> int: ...
     def __len__(self) -> int: ...
+
+@final
+class UserSession:
+    """One of a user's sessions, from ``store.sessions_for_user(user_id)``; times are unix
+    seconds."""
+
+    @property
+    def id_prefix(self) -> str:
+        """The first 8 characters of the session id: enough to tell sessions apart, not an id."""
+    @property
+    def created(self) -> int: ...
+    @property
+    def last_seen(self) -> int:
+        """When the session was last written (a change, or its idle deadline pushed back)."""
+    @property
+    def expires_at(self) -> int: ...
+    @property
+    def user_agent(self) -> str | None:
+        """What the app passed to ``bind_user(..., user_agent=...)``."""
+    def is_session(self, session_id: str | None) -> bool:
+        """Whether this is the session ``session_id`` (e.g. ``request.session.id``)."""
 
 class _NetworkStore:
     """What every networked store has (not a runtime class: stubs only)."""
@@ -113,6 +157,28 @@ class _NetworkStore:
         base_data: bytes | None,
     ) -> Awaitable[bool]:
         """Saves a session without losing concurrent changes; False if it ended meanwhile."""
+
+    def _bind(
+        self,
+        user_id: str | int,
+        id: str,
+        created: int,
+        now: int,
+        ttl_seconds: int,
+        user_agent: str | None,
+    ) -> Awaitable[None]:
+        """Records session ``id`` in the index of ``user_id`` (see ``Session.bind_user``)."""
+
+    def _unbind(self, user_id: str | int, ids: list[str]) -> Awaitable[None]:
+        """Removes sessions ``ids`` from the index of ``user_id``."""
+
+    def sessions_for_user(self, user_id: str | int) -> Awaitable[list[UserSession]]:
+        """Resolves to the live sessions of ``user_id``, most recently seen first."""
+
+    def invalidate_user(
+        self, user_id: str | int, except_id: str | None = None
+    ) -> Awaitable[int]:
+        """Ends every session of ``user_id`` but ``except_id``; resolves to how many."""
 
 @final
 class RedisStore(_NetworkStore):

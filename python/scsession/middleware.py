@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Iterable, MutableMapping, Sequence
 from typing import Any, Literal
 
 from scsession import _clock, _core
-from scsession.session import UNLOADED, Opened, Session
+from scsession.events import EventHook, SessionEvent, emit
+from scsession.session import BOUND_USER_KEY, UNLOADED, Opened, Session, _bound_user_id
 from scsession.stores import SessionStore
 
 __all__ = ["SCsessionMiddleware"]
@@ -58,6 +59,10 @@ class SCsessionMiddleware:
             travel over plain http, where anyone on the network can copy it and act as the user:
             only for local development.
         cookie_same_site: the cookie's SameSite: ``"lax"`` (default), ``"strict"`` or ``"none"``.
+        on_event: called with a :class:`~scsession.events.SessionEvent` when a session is
+            created, modified, regenerated, invalidated or found expired; a function or an
+            ``async def``. It runs after the response headers are sent; if it raises, the error
+            is logged and nothing else changes.
     """
 
     def __init__(
@@ -72,6 +77,7 @@ class SCsessionMiddleware:
         cookie_domain: str | None = None,
         cookie_https_only: bool = True,
         cookie_same_site: Literal["lax", "strict", "none"] = "lax",
+        on_event: EventHook | None = None,
     ) -> None:
         if cookie_same_site not in ("lax", "strict", "none"):
             raise ValueError(
@@ -93,6 +99,9 @@ class SCsessionMiddleware:
         # other stores may offer `update` (replace only if present), else only `save`.
         self._store_commit = getattr(store, "_commit", None)
         self._store_update = getattr(store, "update", None)
+        # Built-in stores keep a per-user index (Session.bind_user) with `_bind`/`_unbind`.
+        self._store_index = hasattr(store, "_bind")
+        self._on_event = on_event
         self.max_age = max_age
         self._sealer = _core.Sealer(_secrets(secret_key), cookie_name, max_age, idle_timeout)
         self._cookie_prefix = cookie_name + "="
@@ -122,11 +131,12 @@ class SCsessionMiddleware:
             # The session still only counts as used (and is only saved or refreshed) once
             # the handler touches it.
             session._loader = _staged
+            session._store = self.store
             session._source = await self._fetch_record(scope, session)
         scope["session"] = session
 
         # Plain functions returning send's awaitable: no extra coroutine per message.
-        if self.store is None:
+        if self.store is None and self._on_event is None:
 
             def send_wrapper(message: Message) -> Awaitable[None]:
                 if session._loader is None and message["type"] in _HEADER_MESSAGES:
@@ -140,7 +150,7 @@ class SCsessionMiddleware:
 
             def send_wrapper(message: Message) -> Awaitable[None]:
                 if session._loader is None and message["type"] in _HEADER_MESSAGES:
-                    return self._send_after_store_write(message, session, send)
+                    return self._send_saved(message, session, scope, send)
                 return send(message)  # type: ignore[no-any-return]
 
         await self.app(scope, receive, send_wrapper)
@@ -173,10 +183,15 @@ class SCsessionMiddleware:
             logger.debug("scsession: the session cookie failed its MAC check; ignored")
         for session_id in session_ids:
             blob = await self.store.load(session_id)
-            opened = None if blob is None else self._sealer.open_record(session_id, blob, now)
+            if blob is None:
+                continue
+            opened = self._sealer.open_record(session_id, blob, now)
             if opened is not None:
                 session._stored = blob
+                session._loaded_user = _bound_user_id(opened[3])
                 return (session_id, *opened)
+            if self._on_event is not None and self._sealer.expired_record(session_id, blob, now):
+                await emit(self._on_event, [SessionEvent("expired", session_id, scope)])
         return None
 
     # -- saving ----------------------------------------------------------------------------------
@@ -193,9 +208,55 @@ class SCsessionMiddleware:
         value = self._sealer.seal_cookie(session_id, session._created, now, data)
         return self._set_cookie(session, value, data, now)
 
-    async def _send_after_store_write(self, message: Message, session: Session, send: Any) -> None:
-        header = await self._store_write(session)
+    async def _send_saved(
+        self, message: Message, session: Session, scope: Scope, send: Any
+    ) -> None:
+        """Saves the session (to the store, or into the cookie when events are on), sends
+        `message` with its Set-Cookie, then runs the event hook."""
+        # What the session was before saving, for the events.
+        before = (session._loaded_id, session._retired_id, session._id, session._original)
+        if self.store is None:
+            header = self._cookie_header(session)
+        else:
+            header = await self._store_write(session)
         await send(message if header is None else _with_set_cookie(message, header))
+        if self._on_event is not None:
+            await emit(self._on_event, self._events(session, scope, before, header))
+
+    def _events(
+        self,
+        session: Session,
+        scope: Scope,
+        before: tuple[str | None, str | None, str | None, bytes | None],
+        header: bytes | None,
+    ) -> list[SessionEvent]:
+        """What happened to the session in this request, from its state before and after the
+        save and the Set-Cookie value the save produced (None: nothing was written)."""
+        loaded_id, retired_id, id_before, original = before
+        events = []
+        if loaded_id is None and self.store is None:
+            # A cookie session that did not open: was it ours, but expired?
+            expired = self._sealer.expired_cookie(scope.get("headers", ()), _clock.now())
+            if expired is not None:
+                events.append(SessionEvent("expired", expired, scope))
+        ended = retired_id is not None and id_before is None  # invalidate()
+        if ended or (header == self._delete_cookie and not dict.__len__(session)):
+            if loaded_id is not None:
+                events.append(SessionEvent("invalidated", loaded_id, scope))
+        if header is None or header == self._delete_cookie:
+            # Nothing written, an emptied session, or one that ended in another request.
+            return events
+        new_id = session._id
+        assert new_id is not None  # a session that was written has an id
+        if loaded_id is None or ended:
+            events.append(SessionEvent("created", new_id, scope))
+        else:
+            if retired_id is not None:
+                events.append(SessionEvent("regenerated", new_id, scope, previous_id=retired_id))
+            if session._original != original and original is not None:
+                changed = _core.changed_keys(original, session._original)
+                events.append(SessionEvent("modified", new_id, scope, changed=tuple(changed)))
+        return events
 
     async def _store_write(self, session: Session) -> bytes | None:
         """Store mode: writes what changed; returns the Set-Cookie value to send, if any."""
@@ -205,6 +266,7 @@ class SCsessionMiddleware:
         if data == _EMPTY:
             for dead in {session._retired_id, session._loaded_id} - {None}:
                 await store.delete(dead)  # type: ignore[arg-type]
+            await self._update_index(session, None, 0)
             return self._forget(session)
         due = self._write_due(session, data)
         if due is None:
@@ -221,7 +283,27 @@ class SCsessionMiddleware:
         if session._retired_id is not None:
             # Only now, so the new id holds the data before the old one dies.
             await store.delete(session._retired_id)
+        await self._update_index(session, session_id, now)
         return self._set_cookie(session, self._sealer.sign_id(session_id), data, now)
+
+    async def _update_index(self, session: Session, session_id: str | None, now: int) -> None:
+        """Keeps the store's per-user index in step with a write of the session under
+        `session_id` at `now` (None: the session ended). A bound session's entry is rewritten
+        on each of its writes, which is when its expiry and last-seen time move."""
+        if not self._store_index:
+            return
+        store: Any = self.store
+        loaded_id, loaded_user = session._loaded_id, session._loaded_user
+        bound = dict.get(session, BOUND_USER_KEY) if session_id is not None else None
+        user = _bound_user_id(session) if bound is not None else None
+        if loaded_user is not None and (loaded_id != session_id or loaded_user != user):
+            await store._unbind(loaded_user, [loaded_id])
+        if user is not None:
+            assert isinstance(bound, dict)  # _bound_user_id found an id in it
+            ttl = self._sealer.store_ttl(session._created, now)
+            agent = bound.get("user_agent")
+            agent = agent if isinstance(agent, str) else None
+            await store._bind(user, session_id, session._created, now, ttl, agent)
 
     async def _replace(
         self, store: SessionStore, session: Session, session_id: str, now: int, data: bytes

@@ -18,6 +18,8 @@ __all__ = ["Flash", "Session"]
 
 #: Where pending flashes live in the session data.
 FLASHES_KEY = "_flashes"
+#: Where :meth:`Session.bind_user` records the user: ``{"id": str, "user_agent": str | None}``.
+BOUND_USER_KEY = "_bound_user"
 #: The placeholder a not-yet-loaded session holds in its dict storage (see the module doc).
 UNLOADED = "__scsession_not_loaded__"
 
@@ -38,7 +40,7 @@ class Session(dict[str, Any]):
     """A user's session: a ``dict`` that is saved when the response starts.
 
     Besides every dict method it has :meth:`flash`, :meth:`flashes`, :meth:`regenerate`,
-    :meth:`invalidate` and :attr:`id`. Values must be of the types scsession can store (see the
+    :meth:`invalidate`, :meth:`bind_user`, :attr:`id` and :attr:`bound_user`. Values must be of the types scsession can store (see the
     README); ``session[key] = value`` with anything else raises ``TypeError`` naming the key.
     """
 
@@ -49,10 +51,12 @@ class Session(dict[str, Any]):
         "_id",
         "_last_seen",
         "_loaded_id",
+        "_loaded_user",
         "_loader",
         "_original",
         "_retired_id",
         "_source",
+        "_store",
         "_stored",
     )
 
@@ -77,6 +81,7 @@ class Session(dict[str, Any]):
         self._retired_id: str | None = None  # an id that must die at save (regenerate, logout)
         self._original: bytes | None = None  # the data as loaded, to tell whether it changed
         self._stored: bytes | None = None  # the store record as loaded (its version, for saving)
+        self._loaded_user: str | None = None  # the user the loaded session was bound to
         self._created = 0
         self._last_seen = 0
         self._force = False  # re-send the cookie even if the data did not change
@@ -160,6 +165,41 @@ class Session(dict[str, Any]):
         self._retire()
         self._id = None
         self._created = 0
+
+    def bind_user(self, user_id: str | int, *, user_agent: str | None = None) -> None:
+        """Records this session under ``user_id`` in the store's per-user index, so that
+        ``await store.sessions_for_user(user_id)`` lists it and
+        ``await store.invalidate_user(user_id)`` can end it (log out everywhere).
+
+        Call it at sign-in, after :meth:`regenerate`. ``user_agent`` is what the listing shows
+        for this session (e.g. ``request.headers.get("user-agent")``); nothing is recorded
+        unless you pass it. The binding is part of the session: it survives
+        :meth:`regenerate` and ends with :meth:`invalidate`. Needs a server-side store.
+        """
+        self._load()
+        store = getattr(self, "_store", None)  # set by the middleware in store mode
+        if store is None:
+            raise RuntimeError(
+                "bind_user() needs a server-side store, e.g. SCsessionMiddleware(..., "
+                "store=RedisStore(url)): a cookie session has no server record that "
+                "invalidate_user() could end"
+            )
+        if not hasattr(store, "_bind"):
+            raise TypeError(
+                f"{type(store).__name__} keeps no per-user index, so bind_user() cannot work "
+                "with it; every store built into scsession has one"
+            )
+        if isinstance(user_id, bool) or not isinstance(user_id, str | int):
+            raise TypeError(f"a user id must be a str or an int, not {type(user_id).__name__}")
+        if user_id == "":
+            raise ValueError("a user id must not be empty")
+        self[BOUND_USER_KEY] = {"id": str(user_id), "user_agent": user_agent}
+
+    @property
+    def bound_user(self) -> str | None:
+        """The user id given to :meth:`bind_user` (as text), or ``None``."""
+        self._load()
+        return _bound_user_id(self)
 
     def _retire(self) -> None:
         if self._retired_id is None:
@@ -290,3 +330,10 @@ class Session(dict[str, Any]):
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickles as the plain dict it holds: the bookkeeping means nothing elsewhere.
         return (dict, (self.copy(),))
+
+
+def _bound_user_id(data: dict[str, Any]) -> str | None:
+    """The user id that :meth:`Session.bind_user` recorded in ``data``, if any."""
+    bound = dict.get(data, BOUND_USER_KEY)
+    user = bound.get("id") if isinstance(bound, dict) else None
+    return user if isinstance(user, str) else None

@@ -11,9 +11,16 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar, runtime_checkable
 
 from scsession import _core
-from scsession._core import MemcachedStore, RedisStore, SQLStore
+from scsession._core import MemcachedStore, RedisStore, SQLStore, UserSession
 
-__all__ = ["MemcachedStore", "MemoryStore", "RedisStore", "SQLStore", "SessionStore"]
+__all__ = [
+    "MemcachedStore",
+    "MemoryStore",
+    "RedisStore",
+    "SQLStore",
+    "SessionStore",
+    "UserSession",
+]
 
 T = TypeVar("T")
 
@@ -36,6 +43,9 @@ class SessionStore(Protocol):
     A store may also define ``async update(id, data, ttl_seconds) -> bool`` that replaces a record
     only if it still exists; the middleware then uses it for existing sessions, so that a slow
     request finishing after a sign-out cannot write the session back. Built-in stores have it.
+
+    Every built-in store also keeps a per-user index: ``await store.sessions_for_user(user_id)``
+    and ``await store.invalidate_user(user_id, except_id=None)`` (see ``Session.bind_user``).
     """
 
     # Plain `def`s returning awaitables, so that both `async def` methods and the Rust stores'
@@ -88,6 +98,30 @@ class MemoryStore:
 
     async def delete(self, id: str) -> None:
         self._records.delete(id)
+
+    # -- the per-user index (Session.bind_user) ----------------------------------------------
+
+    async def sessions_for_user(self, user_id: str | int) -> list[UserSession]:
+        """The live sessions bound to ``user_id``, most recently seen first."""
+        return self._records.sessions_for_user(user_id)
+
+    async def invalidate_user(self, user_id: str | int, except_id: str | None = None) -> int:
+        """Ends every session bound to ``user_id`` but ``except_id``; returns how many."""
+        return self._records.invalidate_user(user_id, except_id)
+
+    async def _bind(
+        self,
+        user_id: str,
+        id: str,
+        created: int,
+        now: int,
+        ttl_seconds: int,
+        user_agent: str | None,
+    ) -> None:
+        self._records.bind(user_id, id, created, now, ttl_seconds, user_agent)
+
+    async def _unbind(self, user_id: str, ids: list[str]) -> None:
+        self._records.unbind(user_id, ids)
 
     def __len__(self) -> int:
         """How many sessions are stored (expired ones may linger until swept)."""

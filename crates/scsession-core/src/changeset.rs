@@ -58,6 +58,14 @@ impl Changeset {
         self.set.is_empty() && self.removed.is_empty()
     }
 
+    /// The keys that were set or removed, still encoded: set ones first, each once.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.set
+            .iter()
+            .map(|(key, _)| key.as_slice())
+            .chain(self.removed.iter().map(Vec::as_slice))
+    }
+
     /// The encoded dict `current` with these changes applied: removed keys dropped, set keys
     /// replaced where they are and appended where they are not.
     pub fn apply(&self, current: &[u8]) -> Result<Vec<u8>, DecodeError> {
@@ -131,6 +139,8 @@ mod tests {
         assert!(Changeset::between(&base, &base).unwrap().is_empty());
         let ours = dict(&[("b", Value::Int(2)), ("c", Value::Int(3))]);
         let changes = Changeset::between(&base, &ours).unwrap();
+        let keys: Vec<_> = changes.keys().map(|k| format::decode(k).unwrap()).collect();
+        assert_eq!(keys, [Value::Str("c".into()), Value::Str("a".into())]);
         let theirs = dict(&[
             ("a", Value::Int(1)),
             ("b", Value::Int(5)),

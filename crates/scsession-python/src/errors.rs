@@ -5,6 +5,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use scsession_core::format::DecodeError;
 use scsession_core::keys::{KeyError, MIN_SECRET_LEN};
 use scsession_core::seal::MAX_COOKIE_LEN;
 use scsession_core::store::StoreError as CoreStoreError;
@@ -37,6 +38,12 @@ pub fn check_cookie_size(size: usize) -> PyResult<()> {
          bytes browsers keep. Store less in the session (an id rather than the object), or keep \
          the data on the server with a store, e.g. SCsessionMiddleware(..., store=MemoryStore())"
     )))
+}
+
+/// Bytes given as session data that are not (only from bytes `dumps` did not make).
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(decode_error)`
+pub fn decode_error(err: DecodeError) -> PyErr {
+    PyValueError::new_err(format!("not scsession session data: {err}"))
 }
 
 pub fn bad_session_id() -> PyErr {

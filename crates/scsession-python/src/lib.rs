@@ -8,11 +8,15 @@ mod convert;
 mod errors;
 mod runtime;
 mod stores;
+mod users;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use scsession_core::store::{Commit, Committed, MemoryStore as CoreMemoryStore};
-use scsession_core::{cookie, KeyRing, Lifetime, Record, Sealer as CoreSealer, SessionId};
+use scsession_core::changeset::Changeset;
+use scsession_core::store::{
+    self as core_store, Commit, Committed, MemoryStore as CoreMemoryStore,
+};
+use scsession_core::{cookie, format, KeyRing, Lifetime, Record, Sealer as CoreSealer, SessionId};
 use std::time::Duration;
 
 /// What an opened cookie holds: `(id, created, last_seen, data_bytes, data)`.
@@ -35,6 +39,19 @@ fn check_value(key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()>
     convert::encode_session(&data)
         .map(drop)
         .map_err(convert::EncodeFailure::into_pyerr)
+}
+
+/// The top-level keys set or removed between two encoded sessions (for `modified` events).
+#[pyfunction]
+fn changed_keys(before: &[u8], after: &[u8]) -> PyResult<Vec<String>> {
+    let changes = Changeset::between(before, after).map_err(errors::decode_error)?;
+    Ok(changes
+        .keys()
+        .filter_map(|key| match format::decode(key) {
+            Ok(format::Value::Str(key)) => Some(key),
+            _ => None,
+        })
+        .collect())
 }
 
 /// A new random session id (128 bits from the OS CSPRNG), as 22 base64url characters.
@@ -160,6 +177,28 @@ impl Sealer {
             PyBytes::new(py, &record.data),
             data,
         ))
+    }
+
+    /// The id of the first cookie of ours in the ASGI `headers` that opens but whose session
+    /// has expired by `now`, else None (for `expired` events; requests use `open_cookie`).
+    fn expired_cookie(&self, headers: &Bound<'_, PyAny>, now: u64) -> PyResult<Option<String>> {
+        self.each_cookie(headers, |value| {
+            let record = self.core.open_cookie(value).ok()?;
+            self.lifetime
+                .is_expired(record.created, record.last_seen, now)
+                .then(|| record.id.to_string())
+        })
+    }
+
+    /// Whether `blob` is a record of `id` that opens but whose session has expired by `now`.
+    fn expired_record(&self, id: &str, blob: &[u8], now: u64) -> bool {
+        id.parse()
+            .ok()
+            .and_then(|id| self.core.open_record(&id, blob).ok())
+            .is_some_and(|record| {
+                self.lifetime
+                    .is_expired(record.created, record.last_seen, now)
+            })
     }
 
     /// Whether an unchanged session must be rewritten to keep its idle deadline.
@@ -294,6 +333,61 @@ impl MemoryStore {
         }
     }
 
+    /// Records session `id` in the index of `user_id`.
+    #[pyo3(signature = (user_id, id, created, now, ttl_seconds, user_agent))]
+    fn bind(
+        &self,
+        user_id: &Bound<'_, PyAny>,
+        id: &str,
+        created: u64,
+        now: u64,
+        ttl_seconds: u64,
+        user_agent: Option<String>,
+    ) -> PyResult<()> {
+        let b = users::Binding::new(user_id, id, created, now, ttl_seconds, user_agent)?;
+        CoreMemoryStore::run_now(core_store::users::bind(
+            &self.inner,
+            &b.user,
+            &b.entry,
+            b.now,
+        ))
+        .map_err(errors::store_error)
+    }
+
+    /// Removes sessions `ids` from the index of `user_id`.
+    fn unbind(&self, user_id: &Bound<'_, PyAny>, ids: Vec<String>) -> PyResult<()> {
+        let (user, ids) = (users::user_key(user_id)?, users::parse_ids(&ids)?);
+        self.inner.index_remove_now(&user, &ids);
+        Ok(())
+    }
+
+    /// The live sessions of `user_id`, most recently seen first.
+    fn sessions_for_user(&self, user_id: &Bound<'_, PyAny>) -> PyResult<Vec<users::UserSession>> {
+        let user = users::user_key(user_id)?;
+        let entries =
+            CoreMemoryStore::run_now(core_store::users::sessions_for_user(&self.inner, &user))
+                .map_err(errors::store_error)?;
+        Ok(users::listing(entries))
+    }
+
+    /// Ends every session of `user_id` but `except_id`; returns how many.
+    #[pyo3(signature = (user_id, except_id = None))]
+    fn invalidate_user(
+        &self,
+        user_id: &Bound<'_, PyAny>,
+        except_id: Option<&str>,
+    ) -> PyResult<usize> {
+        let user = users::user_key(user_id)?;
+        let except = except_id.map(parse_id).transpose()?;
+        CoreMemoryStore::run_now(core_store::users::invalidate_user(
+            &self.inner,
+            &user,
+            except.as_ref(),
+            users::unix_now(),
+        ))
+        .map_err(errors::store_error)
+    }
+
     fn __len__(&self) -> usize {
         self.inner.len()
     }
@@ -304,11 +398,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dumps, m)?)?;
     m.add_function(wrap_pyfunction!(check_value, m)?)?;
     m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
+    m.add_function(wrap_pyfunction!(changed_keys, m)?)?;
     m.add_class::<Sealer>()?;
     m.add_class::<MemoryStore>()?;
     m.add_class::<stores::RedisStore>()?;
     m.add_class::<stores::MemcachedStore>()?;
     m.add_class::<stores::SqlStore>()?;
+    m.add_class::<users::UserSession>()?;
     m.add_class::<runtime::Completions>()?;
     m.add_function(wrap_pyfunction!(runtime::shutdown_runtime, m)?)?;
     Ok(())

@@ -7,13 +7,14 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use scsession_core::store::{
-    self, Commit, Committed, MemcachedStore as CoreMemcached, RedisStore as CoreRedis,
+    self, users, Commit, Committed, MemcachedStore as CoreMemcached, RedisStore as CoreRedis,
     SessionStore, SqlStore as CoreSql, Timeouts,
 };
 use scsession_core::SessionId;
 
 use crate::errors;
 use crate::runtime::awaitable;
+use crate::users::{self as py_users, Binding};
 use crate::{parse_id, Sealer};
 
 fn timeouts(connect_timeout: f64, timeout: f64) -> PyResult<Timeouts> {
@@ -109,6 +110,67 @@ fn commit<'py, S: SessionStore + 'static>(
     })
 }
 
+fn bind<'py, S: SessionStore + 'static>(
+    py: Python<'py>,
+    store: &Arc<S>,
+    binding: Binding,
+) -> PyResult<Bound<'py, PyAny>> {
+    let store = Arc::clone(store);
+    awaitable(py, async move {
+        users::bind(&*store, &binding.user, &binding.entry, binding.now)
+            .await
+            .map_err(errors::store_error)
+    })
+}
+
+fn unbind<'py, S: SessionStore + 'static>(
+    py: Python<'py>,
+    store: &Arc<S>,
+    user_id: &Bound<'py, PyAny>,
+    ids: &[String],
+) -> PyResult<Bound<'py, PyAny>> {
+    let (store, user, ids) = (
+        Arc::clone(store),
+        py_users::user_key(user_id)?,
+        py_users::parse_ids(ids)?,
+    );
+    awaitable(py, async move {
+        users::unbind(&*store, &user, &ids)
+            .await
+            .map_err(errors::store_error)
+    })
+}
+
+fn sessions_for_user<'py, S: SessionStore + 'static>(
+    py: Python<'py>,
+    store: &Arc<S>,
+    user_id: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (store, user) = (Arc::clone(store), py_users::user_key(user_id)?);
+    awaitable(py, async move {
+        let entries = users::sessions_for_user(&*store, &user)
+            .await
+            .map_err(errors::store_error)?;
+        Ok(py_users::listing(entries))
+    })
+}
+
+fn invalidate_user<'py, S: SessionStore + 'static>(
+    py: Python<'py>,
+    store: &Arc<S>,
+    user_id: &Bound<'py, PyAny>,
+    except_id: Option<&str>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let store = Arc::clone(store);
+    let user = py_users::user_key(user_id)?;
+    let except = except_id.map(parse_id).transpose()?;
+    awaitable(py, async move {
+        users::invalidate_user(&*store, &user, except.as_ref(), py_users::unix_now())
+            .await
+            .map_err(errors::store_error)
+    })
+}
+
 /// The methods every networked store has: the `SessionStore` protocol (`load`, `save`,
 /// `delete`) and the middleware's `_commit`. One macro, as `#[pymethods]` may appear once per
 /// class.
@@ -159,6 +221,54 @@ macro_rules! store_methods {
                     base: base.zip(base_data),
                 };
                 commit(py, &self.inner, sealer, save)
+            }
+
+            /// Records session `id` in the index of `user_id` (see `Session.bind_user`).
+            #[pyo3(name = "_bind", signature = (user_id, id, created, now, ttl_seconds, user_agent))]
+            #[allow(clippy::too_many_arguments)]
+            fn bind<'py>(
+                &self,
+                py: Python<'py>,
+                user_id: &Bound<'py, PyAny>,
+                id: &str,
+                created: u64,
+                now: u64,
+                ttl_seconds: u64,
+                user_agent: Option<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let binding = Binding::new(user_id, id, created, now, ttl_seconds, user_agent)?;
+                bind(py, &self.inner, binding)
+            }
+
+            /// Removes sessions `ids` from the index of `user_id`.
+            #[pyo3(name = "_unbind")]
+            fn unbind<'py>(
+                &self,
+                py: Python<'py>,
+                user_id: &Bound<'py, PyAny>,
+                ids: Vec<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                unbind(py, &self.inner, user_id, &ids)
+            }
+
+            /// Resolves to the live sessions of `user_id`, most recently seen first.
+            fn sessions_for_user<'py>(
+                &self,
+                py: Python<'py>,
+                user_id: &Bound<'py, PyAny>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                sessions_for_user(py, &self.inner, user_id)
+            }
+
+            /// Ends every session of `user_id` but `except_id`; resolves to how many.
+            #[pyo3(signature = (user_id, except_id = None))]
+            fn invalidate_user<'py>(
+                &self,
+                py: Python<'py>,
+                user_id: &Bound<'py, PyAny>,
+                except_id: Option<&str>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                invalidate_user(py, &self.inner, user_id, except_id)
             }
 
             fn __repr__(&self) -> String {

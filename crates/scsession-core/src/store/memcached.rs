@@ -4,6 +4,10 @@
 //! Each session is one item, `{prefix}{id}`, with an expiry time. `replace` reads the item with
 //! its CAS token, checks the version and writes with that token: memcached refuses the write if
 //! anyone wrote in between, and never creates the item.
+//!
+//! A user's index is one item, `{prefix}user:{user key}`, changed the same way: read with its
+//! CAS token, edited, written back with the token (or added, when there was none), and tried
+//! again when another write came first.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_memcached::{Client, Error, MetaProtocol, Status};
 
 use super::net::{bounded, mask_url, unavailable, Timeouts};
-use super::{SessionStore, StoreError, Swap};
+use super::{SessionStore, StoreError, Swap, UserKey, MAX_ATTEMPTS};
 use crate::id::SessionId;
 
 /// Idle connections kept for reuse.
@@ -68,6 +72,58 @@ impl MemcachedStore {
 
     fn key(&self, id: &SessionId) -> String {
         format!("{}{id}", self.prefix)
+    }
+
+    fn user_key(&self, user: &UserKey) -> String {
+        format!("{}user:{user}", self.prefix)
+    }
+
+    /// Applies `change` to the index of `user` as one compare-and-swap, after dropping expired
+    /// entries; retried when another write came first.
+    async fn update_index(
+        &self,
+        user: &UserKey,
+        change: impl Fn(&mut Vec<IndexEntry>),
+    ) -> Result<(), StoreError> {
+        let key = self.user_key(user);
+        for _ in 0..MAX_ATTEMPTS {
+            let now = unix_now();
+            let stored = self
+                .run(async |c| {
+                    let item = c.meta_get(&key, false, None, Some(&["v", "c"])).await?;
+                    let (mut entries, cas) = match item {
+                        Some(item) => (decode_index(&item.data.unwrap_or_default()), item.cas),
+                        None => (Vec::new(), None),
+                    };
+                    entries.retain(|e| e.expires > now);
+                    change(&mut entries);
+                    let last = entries.iter().map(|e| e.expires).max().unwrap_or(now);
+                    let expires = format!("T{}", expiry(Duration::from_secs(last - now)));
+                    // With a token: only if nobody wrote since. Without: only if still absent.
+                    let mode = cas.map_or_else(|| "ME".to_owned(), |cas| format!("C{cas}"));
+                    let flags = [mode.as_str(), expires.as_str()];
+                    let item = encode_index(&entries);
+                    match c
+                        .meta_set(&key, item.as_slice(), false, None, Some(&flags))
+                        .await
+                    {
+                        Ok(_) => Ok(true),
+                        Err(Error::Protocol(
+                            Status::Exists | Status::NotStored | Status::NotFound,
+                        )) => Ok(false),
+                        Err(err) => Err(err),
+                    }
+                })
+                .await?;
+            if stored {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "{}: a user's session index was changed by {MAX_ATTEMPTS} other requests while \
+             this one tried to change it",
+            self.name
+        )))
     }
 
     fn error(&self, err: &Error) -> StoreError {
@@ -139,16 +195,76 @@ impl MemcachedStore {
     }
 }
 
+/// One session in a user's index item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct IndexEntry {
+    id: SessionId,
+    /// Unix seconds.
+    expires: u64,
+    entry: Vec<u8>,
+}
+
+/// Length of an id in an index item (its text form).
+const ID_TEXT_LEN: usize = 22;
+
+/// An index item: for each session, `id (22 characters) | expires (u64 BE) | length (u32 BE) |
+/// entry`.
+fn encode_index(entries: &[IndexEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        out.extend_from_slice(e.id.to_string().as_bytes());
+        out.extend_from_slice(&e.expires.to_be_bytes());
+        let len = u32::try_from(e.entry.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&e.entry[..len as usize]);
+    }
+    out
+}
+
+/// The entries of an index item, up to the first that does not decode.
+fn decode_index(mut bytes: &[u8]) -> Vec<IndexEntry> {
+    let mut entries = Vec::new();
+    while bytes.len() >= ID_TEXT_LEN + 12 {
+        let (head, rest) = bytes.split_at(ID_TEXT_LEN + 12);
+        let Some(id) = std::str::from_utf8(&head[..ID_TEXT_LEN])
+            .ok()
+            .and_then(|s| s.parse().ok())
+        else {
+            break;
+        };
+        let expires = u64::from_be_bytes(
+            head[ID_TEXT_LEN..ID_TEXT_LEN + 8]
+                .try_into()
+                .unwrap_or_default(),
+        );
+        let len =
+            u32::from_be_bytes(head[ID_TEXT_LEN + 8..].try_into().unwrap_or_default()) as usize;
+        if rest.len() < len {
+            break;
+        }
+        entries.push(IndexEntry {
+            id,
+            expires,
+            entry: rest[..len].to_vec(),
+        });
+        bytes = &rest[len..];
+    }
+    entries
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The expiry time memcached expects for `ttl`.
 fn expiry(ttl: Duration) -> u64 {
     let seconds = ttl.as_secs().max(1);
     if seconds <= RELATIVE_EXPIRY_LIMIT {
         return seconds;
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    now.saturating_add(seconds)
+    unix_now().saturating_add(seconds)
 }
 
 impl SessionStore for MemcachedStore {
@@ -213,6 +329,43 @@ impl SessionStore for MemcachedStore {
         )
         .await
     }
+
+    async fn index_put(
+        &self,
+        user: &UserKey,
+        id: &SessionId,
+        entry: &[u8],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let expires = unix_now().saturating_add(ttl.as_secs().max(1));
+        self.update_index(user, |entries| {
+            entries.retain(|e| e.id != *id);
+            entries.push(IndexEntry {
+                id: *id,
+                expires,
+                entry: entry.to_vec(),
+            });
+        })
+        .await
+    }
+
+    async fn index_remove(&self, user: &UserKey, ids: &[SessionId]) -> Result<(), StoreError> {
+        self.update_index(user, |entries| entries.retain(|e| !ids.contains(&e.id)))
+            .await
+    }
+
+    async fn index_list(&self, user: &UserKey) -> Result<Vec<(SessionId, Vec<u8>)>, StoreError> {
+        let key = self.user_key(user);
+        let item = self
+            .run(async |c| c.meta_get(&key, false, None, Some(&["v"])).await)
+            .await?;
+        let now = unix_now();
+        Ok(decode_index(&item.and_then(|i| i.data).unwrap_or_default())
+            .into_iter()
+            .filter(|e| e.expires > now)
+            .map(|e| (e.id, e.entry))
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +377,21 @@ mod tests {
         assert_eq!(expiry(Duration::ZERO), 1, "0 would mean forever");
         assert_eq!(expiry(Duration::from_secs(3600)), 3600);
         assert!(expiry(Duration::from_secs(RELATIVE_EXPIRY_LIMIT + 1)) > 1_700_000_000);
+    }
+
+    #[test]
+    fn index_items_round_trip_and_stop_at_damage() {
+        let entries: Vec<_> = (0..3u8)
+            .map(|n| IndexEntry {
+                id: SessionId::random(),
+                expires: 1000 + u64::from(n),
+                entry: vec![n; usize::from(n)],
+            })
+            .collect();
+        let bytes = encode_index(&entries);
+        assert_eq!(decode_index(&bytes), entries);
+        assert_eq!(decode_index(&bytes[..bytes.len() - 1]), entries[..2]);
+        assert!(decode_index(b"not an index").is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::future::{ready, Future};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{commit, Commit, Committed, SessionStore, StoreError, Swap};
+use super::{commit, Commit, Committed, SessionStore, StoreError, Swap, UserKey};
 use crate::expiry::Lifetime;
 use crate::id::SessionId;
 use crate::seal::Sealer;
@@ -37,6 +37,8 @@ impl Entry {
 #[derive(Default)]
 struct Inner {
     map: HashMap<SessionId, Entry>,
+    /// The per-user index: entries by session, each expiring with its session.
+    users: HashMap<UserKey, HashMap<SessionId, Entry>>,
     writes: u32,
 }
 
@@ -133,14 +135,60 @@ impl MemoryStore {
         lifetime: &Lifetime,
         write: Commit<'_>,
     ) -> Result<Committed, StoreError> {
+        Self::run_now(commit(self, sealer, lifetime, write))
+    }
+
+    /// The output of `work`, a future that only awaits this store (such as [`commit`] or the
+    /// functions of [`users`](super::users) on it): its futures are ready at once, so it
+    /// finishes without an executor.
+    ///
+    /// # Panics
+    /// If `work` awaits anything that is not ready at once.
+    pub fn run_now<F: Future>(work: F) -> F::Output {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match std::pin::pin!(commit(self, sealer, lifetime, write))
-            .as_mut()
-            .poll(&mut cx)
-        {
+        match std::pin::pin!(work).as_mut().poll(&mut cx) {
             std::task::Poll::Ready(out) => out,
             std::task::Poll::Pending => unreachable!("memory store futures are ready at once"),
         }
+    }
+
+    /// [`SessionStore::index_put`], at once.
+    pub fn index_put_now(&self, user: &UserKey, id: &SessionId, entry: &[u8], ttl: Duration) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let entries = inner.users.entry(*user).or_default();
+        entries.retain(|_, e| e.live(now));
+        entries.insert(*id, Entry::new(entry, ttl, now));
+        inner.wrote(now);
+    }
+
+    /// [`SessionStore::index_remove`], at once.
+    pub fn index_remove_now(&self, user: &UserKey, ids: &[SessionId]) {
+        let mut inner = self.lock();
+        if let Some(entries) = inner.users.get_mut(user) {
+            for id in ids {
+                entries.remove(id);
+            }
+            if entries.is_empty() {
+                inner.users.remove(user);
+            }
+        }
+    }
+
+    /// [`SessionStore::index_list`], at once.
+    #[must_use]
+    pub fn index_list_now(&self, user: &UserKey) -> Vec<(SessionId, Vec<u8>)> {
+        let now = Instant::now();
+        self.lock()
+            .users
+            .get(user)
+            .map_or_else(Vec::new, |entries| {
+                entries
+                    .iter()
+                    .filter(|(_, e)| e.live(now))
+                    .map(|(id, e)| (*id, e.blob.clone()))
+                    .collect()
+            })
     }
 
     /// Removes `id`, if there.
@@ -168,6 +216,10 @@ impl Inner {
         if self.writes >= SWEEP_EVERY {
             self.writes = 0;
             self.map.retain(|_, e| e.live(now));
+            self.users.retain(|_, entries| {
+                entries.retain(|_, e| e.live(now));
+                !entries.is_empty()
+            });
         }
     }
 }
@@ -203,6 +255,33 @@ impl SessionStore for MemoryStore {
     fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.delete_now(id);
         ready(Ok(()))
+    }
+
+    fn index_put(
+        &self,
+        user: &UserKey,
+        id: &SessionId,
+        entry: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.index_put_now(user, id, entry, ttl);
+        ready(Ok(()))
+    }
+
+    fn index_remove(
+        &self,
+        user: &UserKey,
+        ids: &[SessionId],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.index_remove_now(user, ids);
+        ready(Ok(()))
+    }
+
+    fn index_list(
+        &self,
+        user: &UserKey,
+    ) -> impl Future<Output = Result<Vec<(SessionId, Vec<u8>)>, StoreError>> + Send {
+        ready(Ok(self.index_list_now(user)))
     }
 }
 

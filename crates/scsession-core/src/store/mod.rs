@@ -91,13 +91,16 @@
 //! [`RedisStore`] (`redis-store`, single node or cluster), [`MemcachedStore`]
 //! (`memcached-store`) and [`SqlStore`] (`sql-store`: PostgreSQL, MySQL/MariaDB, SQLite).
 
-use core::future::Future;
+use core::future::{ready, Future};
 use std::time::Duration;
 
 use crate::id::SessionId;
 
 mod commit;
 pub use commit::{commit, Commit, Committed, MAX_ATTEMPTS};
+
+pub mod users;
+pub use users::{UserKey, UserSession};
 
 #[cfg(feature = "memory-store")]
 mod memory;
@@ -198,7 +201,46 @@ pub trait SessionStore: Send + Sync {
 
     /// Removes `id`. Not an error when it is missing or expired.
     fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Per-user index ([`users`]): stores `entry` for session `id` in the index of `user`,
+    /// replacing that session's earlier entry, and keeps the index for at least `ttl`. Entries
+    /// are opaque. A store without an index keeps these defaults, which fail with
+    /// [`NO_INDEX`].
+    fn index_put(
+        &self,
+        user: &UserKey,
+        id: &SessionId,
+        entry: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (user, id, entry, ttl);
+        ready(Err(StoreError::Backend(NO_INDEX.to_owned())))
+    }
+
+    /// Removes the entries of `ids` from the index of `user`; ids not there are ignored.
+    fn index_remove(
+        &self,
+        user: &UserKey,
+        ids: &[SessionId],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (user, ids);
+        ready(Err(StoreError::Backend(NO_INDEX.to_owned())))
+    }
+
+    /// Every entry in the index of `user`, with its session id, in any order (empty when the
+    /// user has none or the index expired).
+    fn index_list(
+        &self,
+        user: &UserKey,
+    ) -> impl Future<Output = Result<Vec<(SessionId, Vec<u8>)>, StoreError>> + Send {
+        let _ = user;
+        ready(Err(StoreError::Backend(NO_INDEX.to_owned())))
+    }
 }
+
+/// The error of a store that keeps no per-user index.
+pub const NO_INDEX: &str = "this store keeps no per-user index (bind_user, sessions_for_user \
+    and invalidate_user need one; every store built into scsession has it)";
 
 #[cfg(test)]
 mod tests {

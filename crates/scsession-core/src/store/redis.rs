@@ -2,7 +2,8 @@
 //!
 //! Each session is one string key, `{prefix}{id}`, with a `PX` expiry. `replace` is a Lua
 //! script, so the version check and the write are one atomic step on the server; every command
-//! touches a single key, so it runs unchanged on a cluster.
+//! touches a single key, so it runs unchanged on a cluster. A user's index is one hash,
+//! `{prefix}user:{user key}`, field = session id, kept as long as its longest-lived entry.
 //!
 //! The connection is made on first use (a constructor cannot wait) and, once made, reconnects
 //! by itself after an outage. Until then, each use tries again: the next request after the
@@ -20,7 +21,7 @@ use redis::{
 use tokio::sync::OnceCell;
 
 use super::net::{bounded, mask_url, unavailable, Timeouts};
-use super::{SessionStore, StoreError, Swap};
+use super::{SessionStore, StoreError, Swap, UserKey};
 use crate::id::SessionId;
 
 /// `KEYS[1]` = the session key, `ARGV` = version, new blob, time to live in ms.
@@ -31,6 +32,16 @@ if not current then return 0 end
 if string.sub(current, 1, string.len(ARGV[1])) ~= ARGV[1] then return 1 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 2
+";
+
+/// `KEYS[1]` = a user's index, `ARGV` = session id, entry, time to live in ms. Adds the entry
+/// and makes the index live at least that long (Redis 7.0 has no expiry per hash field).
+const INDEX_PUT: &str = r"
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1
 ";
 
 #[derive(Clone)]
@@ -79,6 +90,7 @@ pub struct RedisStore {
     tls_ca: Option<Vec<u8>>,
     connection: OnceCell<Connection>,
     replace: Script,
+    index_put: Script,
 }
 
 impl core::fmt::Debug for RedisStore {
@@ -137,11 +149,16 @@ impl RedisStore {
             tls_ca,
             connection: OnceCell::new(),
             replace: Script::new(REPLACE),
+            index_put: Script::new(INDEX_PUT),
         })
     }
 
     fn key(&self, id: &SessionId) -> String {
         format!("{}{id}", self.prefix)
+    }
+
+    fn user_key(&self, user: &UserKey) -> String {
+        format!("{}user:{user}", self.prefix)
     }
 
     fn error(&self, err: &RedisError) -> StoreError {
@@ -273,6 +290,41 @@ impl SessionStore for RedisStore {
         let key = self.key(id);
         self.run(|mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await })
             .await
+    }
+
+    async fn index_put(
+        &self,
+        user: &UserKey,
+        id: &SessionId,
+        entry: &[u8],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut invocation = self.index_put.key(self.user_key(user));
+        invocation.arg(id.to_string()).arg(entry).arg(millis(ttl));
+        self.run(|mut c| async move { invocation.invoke_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn index_remove(&self, user: &UserKey, ids: &[SessionId]) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("HDEL");
+        cmd.arg(self.user_key(user));
+        for id in ids {
+            cmd.arg(id.to_string());
+        }
+        self.run(|mut c| async move { cmd.query_async(&mut c).await })
+            .await
+    }
+
+    async fn index_list(&self, user: &UserKey) -> Result<Vec<(SessionId, Vec<u8>)>, StoreError> {
+        let key = self.user_key(user);
+        let fields: Vec<(String, Vec<u8>)> = self
+            .run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await })
+            .await?;
+        // A field that is not a session id was not written by scsession: skipped.
+        Ok(fields
+            .into_iter()
+            .filter_map(|(id, entry)| Some((id.parse().ok()?, entry)))
+            .collect())
     }
 }
 

@@ -9,6 +9,9 @@
 //! | `version`: the record's [`record_version`](crate::seal::record_version) | `BYTEA` | `VARBINARY(64)` | `BLOB` |
 //! | `expires_at`: unix seconds, indexed | `BIGINT` | `BIGINT` | `INTEGER` |
 //!
+//! The per-user index is a second table, `{table}_users`: `user_key` (the user's
+//! [`UserKey`]), `id`, `entry` and `expires_at`, keyed by `(user_key, id)`.
+//!
 //! `replace` is one conditional `UPDATE ... WHERE id = ? AND version = ?`: the database applies
 //! it atomically, so of two writers that loaded the same version only one succeeds. Expired rows
 //! are invisible to every query and deleted by [`SqlStore::purge_expired`] (run it from cron:
@@ -26,7 +29,7 @@ use sqlx::{AssertSqlSafe, Row as _};
 use tokio::sync::OnceCell;
 
 use super::net::{bounded, mask_url, unavailable, Timeouts};
-use super::{SessionStore, StoreError, Swap};
+use super::{SessionStore, StoreError, Swap, UserKey};
 use crate::id::SessionId;
 
 /// The table used when none is given.
@@ -68,6 +71,10 @@ struct Statements {
     delete: Sql,
     purge: Sql,
     count: Sql,
+    index_put: Sql,
+    index_remove: Sql,
+    index_list: Sql,
+    index_purge: Sql,
 }
 
 /// A statement. The only text spliced into statements is the table name, checked by
@@ -83,25 +90,50 @@ impl Sql {
 
 impl Statements {
     fn new(dialect: Dialect, t: &str) -> Self {
+        let u = format!("{t}_users");
+        // `schema.table`: PostgreSQL and MySQL take index names unqualified (the index goes
+        // with its table); SQLite qualifies the index and not the table.
+        let n = t.rsplit('.').next().unwrap_or(t);
         let create = match dialect {
             Dialect::Postgres => vec![
                 format!(
                     "CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, data BYTEA NOT NULL, \
                      version BYTEA NOT NULL, expires_at BIGINT NOT NULL)"
                 ),
-                format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
+                format!("CREATE INDEX IF NOT EXISTS {n}_expires_at ON {t} (expires_at)"),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {u} (user_key TEXT NOT NULL, id TEXT NOT NULL, \
+                     entry BYTEA NOT NULL, expires_at BIGINT NOT NULL, \
+                     PRIMARY KEY (user_key, id))"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {n}_users_expires_at ON {u} (expires_at)"),
             ],
-            Dialect::MySql => vec![format!(
-                "CREATE TABLE IF NOT EXISTS {t} (id CHAR(22) CHARACTER SET ascii COLLATE \
-                 ascii_bin NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, version VARBINARY(64) \
-                 NOT NULL, expires_at BIGINT NOT NULL, INDEX {t}_expires_at (expires_at))"
-            )],
+            Dialect::MySql => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {t} (id CHAR(22) CHARACTER SET ascii COLLATE \
+                     ascii_bin NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, version \
+                     VARBINARY(64) NOT NULL, expires_at BIGINT NOT NULL, \
+                     INDEX {n}_expires_at (expires_at))"
+                ),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {u} (user_key CHAR(43) CHARACTER SET ascii \
+                     COLLATE ascii_bin NOT NULL, id CHAR(22) CHARACTER SET ascii COLLATE \
+                     ascii_bin NOT NULL, entry BLOB NOT NULL, expires_at BIGINT NOT NULL, \
+                     PRIMARY KEY (user_key, id), INDEX {n}_users_expires_at (expires_at))"
+                ),
+            ],
             Dialect::Sqlite => vec![
                 format!(
                     "CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, data BLOB NOT NULL, \
                      version BLOB NOT NULL, expires_at INTEGER NOT NULL)"
                 ),
-                format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {t} (expires_at)"),
+                format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {n} (expires_at)"),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {u} (user_key TEXT NOT NULL, id TEXT NOT NULL, \
+                     entry BLOB NOT NULL, expires_at INTEGER NOT NULL, \
+                     PRIMARY KEY (user_key, id))"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {u}_expires_at ON {n}_users (expires_at)"),
             ],
         };
         let upsert = match dialect {
@@ -112,6 +144,15 @@ impl Statements {
             _ => {
                 "ON CONFLICT (id) DO UPDATE SET data = excluded.data, version = \
                   excluded.version, expires_at = excluded.expires_at"
+            }
+        };
+        let index_upsert = match dialect {
+            Dialect::MySql => {
+                "ON DUPLICATE KEY UPDATE entry = VALUES(entry), expires_at = VALUES(expires_at)"
+            }
+            _ => {
+                "ON CONFLICT (user_key, id) DO UPDATE SET entry = excluded.entry, \
+                  expires_at = excluded.expires_at"
             }
         };
         let statements = Raw {
@@ -128,6 +169,15 @@ impl Statements {
             delete: format!("DELETE FROM {t} WHERE id = $1"),
             purge: format!("DELETE FROM {t} WHERE expires_at <= $1"),
             count: format!("SELECT COUNT(*) FROM {t} WHERE expires_at > $1"),
+            index_put: format!(
+                "INSERT INTO {u} (user_key, id, entry, expires_at) VALUES ($1, $2, $3, $4) \
+                 {index_upsert}"
+            ),
+            index_remove: format!("DELETE FROM {u} WHERE user_key = $1 AND id = $2"),
+            index_list: format!(
+                "SELECT id, entry FROM {u} WHERE user_key = $1 AND expires_at > $2"
+            ),
+            index_purge: format!("DELETE FROM {u} WHERE expires_at <= $1"),
         };
         let mysql = dialect == Dialect::MySql;
         // MySQL has only `?` placeholders; every statement above uses each `$n` once, in order.
@@ -162,6 +212,10 @@ impl Statements {
             delete: fix(statements.delete),
             purge: fix(statements.purge),
             count: fix(statements.count),
+            index_put: fix(statements.index_put),
+            index_remove: fix(statements.index_remove),
+            index_list: fix(statements.index_list),
+            index_purge: fix(statements.index_purge),
         }
     }
 }
@@ -176,6 +230,10 @@ struct Raw {
     delete: String,
     purge: String,
     count: String,
+    index_put: String,
+    index_remove: String,
+    index_list: String,
+    index_purge: String,
 }
 
 /// Sessions in a SQL database: PostgreSQL, MySQL/MariaDB or SQLite.
@@ -337,12 +395,19 @@ impl SqlStore {
         .await
     }
 
-    /// Deletes the rows of expired sessions; returns how many.
+    /// Deletes the rows of expired sessions, and their entries in the per-user index; returns
+    /// how many sessions.
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
-        let q = self.statements.purge.query();
+        let (q, index) = (
+            self.statements.purge.query(),
+            self.statements.index_purge.query(),
+        );
         let now = unix_now();
         self.run(|pool| async move {
-            on_pool!(pool, p => sqlx::query(q).bind(now).execute(p).await.map(|r| r.rows_affected()))
+            on_pool!(pool, p => {
+                sqlx::query(index).bind(now).execute(p).await?;
+                sqlx::query(q).bind(now).execute(p).await.map(|r| r.rows_affected())
+            })
         })
         .await
     }
@@ -416,6 +481,56 @@ impl SessionStore for SqlStore {
         })
         .await
     }
+
+    async fn index_put(
+        &self,
+        user: &UserKey,
+        id: &SessionId,
+        entry: &[u8],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let q = self.statements.index_put.query();
+        let (user, id) = (user.to_string(), id.to_string());
+        self.run(|pool| async move {
+            on_pool!(pool, p => sqlx::query(q).bind(&user).bind(&id).bind(entry)
+                .bind(expires_at(ttl)).execute(p).await.map(drop))
+        })
+        .await
+    }
+
+    async fn index_remove(&self, user: &UserKey, ids: &[SessionId]) -> Result<(), StoreError> {
+        let user = user.to_string();
+        for id in ids {
+            let (q, id) = (self.statements.index_remove.query(), id.to_string());
+            let user = &user;
+            self.run(|pool| async move {
+                on_pool!(pool, p => sqlx::query(q).bind(user).bind(&id).execute(p).await.map(drop))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn index_list(&self, user: &UserKey) -> Result<Vec<(SessionId, Vec<u8>)>, StoreError> {
+        let (q, user, now) = (
+            self.statements.index_list.query(),
+            user.to_string(),
+            unix_now(),
+        );
+        let rows: Vec<(String, Vec<u8>)> = self
+            .run(|pool| async move {
+                on_pool!(pool, p => {
+                    let rows = sqlx::query(q).bind(&user).bind(now).fetch_all(p).await?;
+                    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+                })
+            })
+            .await?;
+        // A row whose id is not one was not written by scsession: skipped.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, entry)| Some((id.parse().ok()?, entry)))
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -462,7 +577,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("scsession-{}", SessionId::random()));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}", dir.join("s.db").display());
-        let store = SqlStore::new(&url, "app_sessions", Timeouts::default()).unwrap();
+        // Schema-qualified, which puts the index names to the test.
+        let store = SqlStore::new(&url, "main.app_sessions", Timeouts::default()).unwrap();
         let id = SessionId::random();
         let minute = Duration::from_secs(60);
         let v1 = [1u8; RECORD_VERSION_LEN + 3];
@@ -490,7 +606,21 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(store.count().await, Ok(1), "expired rows do not count");
+            let user = UserKey::new("42").unwrap();
+            store.index_put(&user, &id, b"entry", minute).await.unwrap();
+            store.index_put(&user, &id, b"again", minute).await.unwrap();
+            let old = SessionId::random();
+            store
+                .index_put(&user, &old, b"old", Duration::ZERO)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.index_list(&user).await,
+                Ok(vec![(id, b"again".to_vec())])
+            );
             assert_eq!(store.purge_expired().await, Ok(1));
+            store.index_remove(&user, &[id, old]).await.unwrap();
+            assert_eq!(store.index_list(&user).await, Ok(vec![]));
             store.delete(&id).await.unwrap();
             store.delete(&id).await.unwrap();
             assert_eq!(store.load(&id).await.unwrap(), None);

@@ -22,7 +22,7 @@ from scsession import (
     StoreError,
     StoreUnavailableError,
 )
-from scsession.testing import Browser, StoreConformance
+from scsession.testing import Browser, StoreConformance, UserIndexConformance
 
 KINDS = ["memory", "sqlite", "redis", "cluster", "memcached", "postgres", "mysql"]
 #: The server fixture (tests/servers.py) of each networked kind.
@@ -65,8 +65,8 @@ def store(make_store: Callable[..., Any]) -> Any:
     return make_store()
 
 
-class TestConformance(StoreConformance):
-    """scsession.testing's suite, on every built-in store."""
+class TestConformance(StoreConformance, UserIndexConformance):
+    """scsession.testing's suites, on every built-in store."""
 
 
 # -- overlapping requests ----------------------------------------------------------------------

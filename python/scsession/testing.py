@@ -17,6 +17,9 @@ first (``load``, ``save``, ``delete``, time to live), then sessions through
 :class:`SCsessionMiddleware` with the store: saved, read back, regenerated, invalidated, and a
 record that is not a session.
 Every built-in store passes it, and so does the README's example store.
+
+:class:`UserIndexConformance` checks a store's per-user index (``Session.bind_user``,
+``sessions_for_user``, ``invalidate_user``) the same way; every built-in store passes it too.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from urllib.parse import parse_qsl
 
 from scsession import _core
 from scsession.middleware import SCsessionMiddleware
+from scsession.session import BOUND_USER_KEY
 from scsession.stores import SessionStore
 
-__all__ = ["SECRET", "Browser", "StoreConformance", "new_id"]
+__all__ = ["SECRET", "Browser", "StoreConformance", "UserIndexConformance", "new_id"]
 
 #: The key the suite's middleware uses (tests only).
 SECRET = "conformance-suite-key-of-at-least-32-bytes"
@@ -195,21 +199,105 @@ class StoreConformance:
         _run(store, check())
 
 
+class UserIndexConformance:
+    """What a store's per-user index must do (log out everywhere). Subclass it and define a
+    ``store`` fixture, as for :class:`StoreConformance`."""
+
+    def test_bound_sessions_are_listed_and_invalidate_user_ends_all_but_one(
+        self, store: Any
+    ) -> None:
+        async def check() -> None:
+            laptop, phone, tablet, other = (Browser(store) for _ in range(4))
+            await laptop.get("/bind?user=ada&agent=Firefox&cart=1")
+            await phone.get("/bind?user=ada&agent=Safari%20iOS&cart=2")
+            await tablet.get("/bind?user=ada")
+            await other.get("/bind?user=bob&cart=9")
+            listed = await store.sessions_for_user("ada")
+            assert sorted(s.user_agent or "" for s in listed) == ["", "Firefox", "Safari iOS"]
+            ids = {b.session_id() for b in (laptop, phone, tablet)}
+            assert {s.id_prefix for s in listed} == {i[:8] for i in ids}
+            for entry in listed:
+                assert len(entry.id_prefix) == 8
+                assert 0 < entry.created <= entry.last_seen < entry.expires_at
+            (mine,) = [s for s in listed if s.is_session(laptop.session_id())]
+            assert mine.user_agent == "Firefox"
+
+            # After a password change on the laptop: every other device is signed out.
+            ended = await store.invalidate_user("ada", except_id=laptop.session_id())
+            assert ended == 2
+            assert await phone.get("/") == {}, "signed out at its next request"
+            assert await tablet.get("/") == {}
+            assert (await laptop.get("/"))["cart"] == "1"
+            assert (await other.get("/"))["cart"] == "9", "another user is untouched"
+            (left,) = await store.sessions_for_user("ada")
+            assert left.is_session(laptop.session_id())
+            assert len(await store.sessions_for_user("bob")) == 1
+
+            assert await store.invalidate_user("ada") == 1
+            assert await laptop.get("/") == {}
+            assert await store.sessions_for_user("ada") == []
+
+        _run(store, check())
+
+    def test_regenerate_keeps_the_binding_under_the_new_id(self, store: Any) -> None:
+        async def check() -> None:
+            browser = Browser(store)
+            await browser.get("/bind?user=7")
+            old_id = browser.session_id()
+            await browser.get("/regenerate")
+            (entry,) = await store.sessions_for_user(7)  # an int names the same user as "7"
+            assert entry.is_session(browser.session_id())
+            assert not entry.is_session(old_id)
+
+        _run(store, check())
+
+    def test_signing_out_or_rebinding_leaves_the_listing(self, store: Any) -> None:
+        async def check() -> None:
+            leaving, switching = Browser(store), Browser(store)
+            await leaving.get("/bind?user=ada")
+            await switching.get("/bind?user=ada")
+            await leaving.get("/invalidate")
+            await switching.get("/bind?user=bob")
+            assert await store.sessions_for_user("ada") == []
+            (entry,) = await store.sessions_for_user("bob")
+            assert entry.is_session(switching.session_id())
+
+        _run(store, check())
+
+    def test_a_session_that_is_gone_is_not_listed(self, store: Any) -> None:
+        async def check() -> None:
+            kept, deleted = Browser(store), Browser(store)
+            await kept.get("/bind?user=ada")
+            await deleted.get("/bind?user=ada")
+            await store.delete(deleted.session_id())  # expired, or deleted by hand
+            (entry,) = await store.sessions_for_user("ada")
+            assert entry.is_session(kept.session_id())
+            assert await store.sessions_for_user("nobody") == []
+            assert await store.invalidate_user("nobody") == 0
+
+        _run(store, check())
+
+
 # -- a tiny app and client, so the suite needs nothing but scsession ---------------------------
 
 
 async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """`/set?k=v` stores strings, `/regenerate`, `/invalidate`; every page returns the session."""
+    """`/set?k=v` stores strings, `/regenerate`, `/invalidate`, `/bind?user=u[&agent=a]` binds
+    the session to user u (other parameters are stored); every page returns the session,
+    without the binding."""
     session = scope["session"]
     path = scope["path"]
-    if path == "/set":
-        for key, value in parse_qsl(scope["query_string"].decode()):
+    query = dict(parse_qsl(scope["query_string"].decode()))
+    if path == "/bind":
+        session.bind_user(query.pop("user"), user_agent=query.pop("agent", None))
+    if path in ("/set", "/bind"):
+        for key, value in query.items():
             session[key] = value
     elif path == "/regenerate":
         session.regenerate()
     elif path == "/invalidate":
         session.invalidate()
-    body = json.dumps(dict(session)).encode()
+    body = json.dumps({k: v for k, v in session.items() if k != BOUND_USER_KEY}).encode()
     headers = [(b"content-type", b"application/json")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

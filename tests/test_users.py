@@ -1,0 +1,134 @@
+"""`Session.bind_user` and the per-user index as an app sees it (the index itself is checked on
+every store by `UserIndexConformance` in test_store_servers.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from scsession import MemoryStore
+from scsession.testing import Browser
+
+from .support import HTTPS, Clock, make_app
+
+
+async def bind(request: Request) -> Response:
+    body = await request.json()
+    try:
+        request.session.bind_user(body["user"], user_agent=request.headers.get("user-agent"))
+    except (TypeError, ValueError, RuntimeError) as error:
+        return JSONResponse({"error": type(error).__name__, "message": str(error)})
+    return JSONResponse({"bound": request.session.bound_user, "session": dict(request.session)})
+
+
+ROUTES = [Route("/bind", bind, methods=["POST"])]
+
+
+def client_for(store: Any, **options: Any) -> TestClient:
+    return TestClient(make_app(store=store, routes=ROUTES, **options), base_url=HTTPS)
+
+
+def test_bind_user_needs_a_server_side_store() -> None:
+    answer = client_for(None).post("/bind", json={"user": "ada"}).json()
+    assert answer["error"] == "RuntimeError"
+    assert "needs a server-side store" in answer["message"]
+    assert "store=RedisStore(url)" in answer["message"]
+
+
+class PlainStore:
+    """A store with only the three protocol methods: no per-user index."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+
+    async def load(self, id: str) -> bytes | None:
+        return self.records.get(id)
+
+    async def save(self, id: str, data: bytes, ttl_seconds: int) -> None:
+        self.records[id] = data
+
+    async def delete(self, id: str) -> None:
+        self.records.pop(id, None)
+
+
+def test_bind_user_with_a_store_that_has_no_index_says_so() -> None:
+    answer = client_for(PlainStore()).post("/bind", json={"user": "ada"}).json()
+    assert answer["error"] == "TypeError"
+    assert "PlainStore keeps no per-user index" in answer["message"]
+
+
+@pytest.mark.parametrize(
+    ("user", "error"), [(True, "TypeError"), (None, "TypeError"), (1.5, "TypeError"), ("", "ValueError")]
+)
+def test_user_ids_are_non_empty_str_or_int(user: Any, error: str) -> None:
+    answer = client_for(MemoryStore()).post("/bind", json={"user": user}).json()
+    assert answer["error"] == error, answer
+
+
+def test_the_store_refuses_bad_user_ids_too() -> None:
+    store = MemoryStore()
+    with pytest.raises(TypeError, match="a user id must be a str or an int"):
+        asyncio.run(store.sessions_for_user(b"ada"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="must not be empty"):
+        asyncio.run(store.invalidate_user(""))
+
+
+def test_the_binding_is_part_of_the_session() -> None:
+    client = client_for(MemoryStore())
+    answer = client.post("/bind", json={"user": 42}, headers={"user-agent": "Firefox"}).json()
+    assert answer["bound"] == "42"
+    assert answer["session"]["_bound_user"] == {"id": "42", "user_agent": "Firefox"}
+
+
+def test_each_write_of_a_bound_session_moves_its_last_seen(clock: Clock) -> None:
+    store = MemoryStore()
+    client = client_for(store, idle_timeout=600)
+    client.post("/bind", json={"user": "ada"})
+    (first,) = asyncio.run(store.sessions_for_user("ada"))
+    assert first.created == first.last_seen == clock.now
+    assert first.expires_at == clock.now + 600
+    clock.advance(100)
+    client.post("/update", json={"cart": 1})
+    (later,) = asyncio.run(store.sessions_for_user("ada"))
+    assert (later.created, later.last_seen, later.expires_at) == (
+        first.created,
+        clock.now,
+        clock.now + 600,
+    )
+
+
+def test_invalidate_user_signs_out_a_request_already_in_flight() -> None:
+    """A request that loaded the session before invalidate_user ran cannot write it back."""
+    store = MemoryStore()
+    gate = asyncio.Event()
+    arrived = asyncio.Event()
+
+    async def slow(request: Request) -> Response:
+        request.session["late"] = True
+        arrived.set()
+        await gate.wait()
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/slow", slow)])  # Browser puts the middleware around it
+
+    async def story() -> None:
+        browser = Browser(store)
+        await browser.get("/bind?user=ada")
+        held = Browser(store, browser.cookie, app=app)
+        task = asyncio.create_task(held.get("/slow"))
+        await asyncio.wait_for(arrived.wait(), 10)
+        assert await store.invalidate_user("ada") == 1
+        gate.set()
+        await task
+        assert held.cookie is None, "the slow response deleted the cookie"
+        assert await Browser(store, browser.cookie).get("/") == {}
+        assert await store.sessions_for_user("ada") == []
+
+    asyncio.run(story())

@@ -6,6 +6,7 @@ RedisStore on the session's `redis_server` (tests/servers.py).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 import json
@@ -204,3 +205,33 @@ def test_sign_out_ends_the_session_but_keeps_the_preferences(
     replayed = TestClient(shop, base_url=HTTPS, cookies={"session": old_cookie})
     expected = "/members" if store == "cookie" else "/signin"
     assert replayed.get("/members").url.path == expected
+
+
+def test_sign_out_other_devices_ends_every_other_session(shop: Any, store: str) -> None:
+    if store == "redis":  # one server for the whole run: end alice's sessions of earlier tests
+        asyncio.run(shop.state.session_store.invalidate_user("alice"))
+    laptop, phone = TestClient(shop, base_url=HTTPS), TestClient(shop, base_url=HTTPS)
+    sign_in(laptop)
+    laptop.headers["user-agent"] = "Laptop Firefox"  # after sign-in: the binding keeps the first
+    phone.headers["user-agent"] = "Phone Safari"
+    sign_in(phone)
+    phone.post("/cart/add", data={"sku": "tea"})
+    members = laptop.get("/members")
+    if store == "cookie":
+        assert "cannot sign other devices" in members.text
+        assert "sign-out-others" not in members.text
+        return
+    devices = re.findall(
+        r"<tr>\s*<td><code>([\w-]+)…</code>( \(this device\))?</td>\s*<td>(.*?)</td>", members.text
+    )
+    assert sorted(agent for _, _, agent in devices) == ["Phone Safari", "testclient"]
+    assert [mine for _, mine, _ in devices].count(" (this device)") == 1
+
+    page = laptop.post("/signout-others", follow_redirects=True)
+    assert flashes(page) == ["Signed out 1 other device."]
+    assert len(re.findall(r"<td><code>", page.text)) == 1, "only this device is left"
+    # The phone is signed out at its next request, its cart gone with its session.
+    page = phone.get("/members", follow_redirects=True)
+    assert "please sign in" in page.text
+    assert cart_count(phone.get("/")) == 0
+    assert laptop.get("/members").status_code == 200

@@ -50,6 +50,7 @@ async def sign_in_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 @router.post("/signin")
 async def sign_in(
+    request: Request,
     session: SessionDep,
     username: Annotated[str, Form(max_length=40)],
     password: Annotated[str, Form(max_length=100)],
@@ -71,6 +72,10 @@ async def sign_in(
     session.regenerate()
     session.pop("failed_sign_ins", None)
     session["user"] = username
+    if request.app.state.session_store is not None:
+        # Listed on the members' page, and ended by "sign out other devices" (or by a
+        # password change in a real app). Cookie sessions have no server record to end.
+        session.bind_user(username, user_agent=request.headers.get("user-agent"))
     session["signed_in_at"] = int(time.time())
     new_id = short(session.id)
     session.flash("success", f"Welcome, {username}! New session id: {short(old_id)} → {new_id}")
@@ -99,4 +104,18 @@ async def members(request: Request, session: SessionDep) -> HTMLResponse | Redir
         session["after_sign_in"] = "/members"
         session.flash("info", "The members' page is for signed-in users: please sign in.")
         return see_other("/signin")
-    return render(request, session, "members.html")
+    store = request.app.state.session_store
+    devices = None if store is None else await store.sessions_for_user(session["user"])
+    return render(request, session, "members.html", devices=devices, current=session.id)
+
+
+@router.post("/signout-others")
+async def sign_out_others(request: Request, session: SessionDep) -> RedirectResponse:
+    store = request.app.state.session_store
+    if "user" not in session or store is None:
+        return see_other("/members")
+    # Every other session of this user ends now: each browser is signed out at its next request.
+    # A real app does this after a password change too.
+    ended = await store.invalidate_user(session["user"], except_id=session.id)
+    session.flash("success", f"Signed out {ended} other device{'s' if ended != 1 else ''}.")
+    return see_other("/members")

@@ -33,10 +33,12 @@ def make_store(kind: str, url: str) -> SessionStore | None:
 
 
 app = FastAPI(title="scsession shop")
+# Kept on the app too, for the members' page: it lists a user's sessions and ends the others.
+app.state.session_store = make_store(settings.STORE, settings.STORE_URL)
 app.add_middleware(
     SCsessionMiddleware,
     secret_key=settings.SESSION_SECRET,
-    store=make_store(settings.STORE, settings.STORE_URL),
+    store=app.state.session_store,
     max_age=settings.MAX_AGE,
     idle_timeout=settings.IDLE_TIMEOUT,
     # cookie_https_only stays True (Secure) although the demo serves plain http: browsers treat

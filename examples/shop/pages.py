@@ -88,3 +88,6 @@ def short(session_id: str | None) -> str:
 
 def clock(unix: int) -> str:
     return datetime.fromtimestamp(unix).astimezone().strftime("%H:%M:%S %Z")
+
+
+templates.env.globals["clock"] = clock  # for the members' list of devices

@@ -52,7 +52,10 @@ async def sign_out(request: Request) -> Response:
     return JSONResponse({"old": old, "new": request.session.id})
 
 
-ROUTES = [Route("/sign-in", sign_in, methods=["POST"]), Route("/sign-out", sign_out, methods=["POST"])]
+ROUTES = [
+    Route("/sign-in", sign_in, methods=["POST"]),
+    Route("/sign-out", sign_out, methods=["POST"]),
+]
 
 
 @pytest.fixture
@@ -70,7 +73,9 @@ def session_id(client: TestClient) -> str:
     return found
 
 
-def test_created_then_modified_with_the_changed_keys(client: TestClient, recorder: Recorder) -> None:
+def test_created_then_modified_with_the_changed_keys(
+    client: TestClient, recorder: Recorder
+) -> None:
     client.post("/update", json={"a": 1, "b": 2})
     sid = session_id(client)
     assert recorder.take() == [("created", sid, None, set(), "/update")]
@@ -138,9 +143,7 @@ def test_expired_when_the_server_sees_an_outlived_session(
     assert recorder.take() == [("expired", sid, None, set(), "/view")]
 
 
-def test_a_foreign_or_tampered_cookie_is_no_expiry(
-    client: TestClient, recorder: Recorder
-) -> None:
+def test_a_foreign_or_tampered_cookie_is_no_expiry(client: TestClient, recorder: Recorder) -> None:
     client.get("/view", headers=cookie_header("not-a-session-cookie"))
     assert recorder.take() == []
 

@@ -65,7 +65,8 @@ def test_bind_user_with_a_store_that_has_no_index_says_so() -> None:
 
 
 @pytest.mark.parametrize(
-    ("user", "error"), [(True, "TypeError"), (None, "TypeError"), (1.5, "TypeError"), ("", "ValueError")]
+    ("user", "error"),
+    [(True, "TypeError"), (None, "TypeError"), (1.5, "TypeError"), ("", "ValueError")],
 )
 def test_user_ids_are_non_empty_str_or_int(user: Any, error: str) -> None:
     answer = client_for(MemoryStore()).post("/bind", json={"user": user}).json()

@@ -6,13 +6,13 @@ request.session["user_id"] = user.id
 
 from __future__ import annotations
 
+from scsession.events import SessionEvent
 from scsession.exceptions import (
     SessionError,
     SessionTooLargeError,
     StoreError,
     StoreUnavailableError,
 )
-from scsession.events import SessionEvent
 from scsession.middleware import SCsessionMiddleware
 from scsession.session import Flash, Session
 from scsession.stores import (

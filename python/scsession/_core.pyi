@@ -175,9 +175,7 @@ class _NetworkStore:
     def sessions_for_user(self, user_id: str | int) -> Awaitable[list[UserSession]]:
         """Resolves to the live sessions of ``user_id``, most recently seen first."""
 
-    def invalidate_user(
-        self, user_id: str | int, except_id: str | None = None
-    ) -> Awaitable[int]:
+    def invalidate_user(self, user_id: str | int, except_id: str | None = None) -> Awaitable[int]:
         """Ends every session of ``user_id`` but ``except_id``; resolves to how many."""
 
 @final

@@ -240,9 +240,9 @@ class SCsessionMiddleware:
             if expired is not None:
                 events.append(SessionEvent("expired", expired, scope))
         ended = retired_id is not None and id_before is None  # invalidate()
-        if ended or (header == self._delete_cookie and not dict.__len__(session)):
-            if loaded_id is not None:
-                events.append(SessionEvent("invalidated", loaded_id, scope))
+        emptied = header == self._delete_cookie and not dict.__len__(session)
+        if loaded_id is not None and (ended or emptied):
+            events.append(SessionEvent("invalidated", loaded_id, scope))
         if header is None or header == self._delete_cookie:
             # Nothing written, an emptied session, or one that ended in another request.
             return events
@@ -253,8 +253,9 @@ class SCsessionMiddleware:
         else:
             if retired_id is not None:
                 events.append(SessionEvent("regenerated", new_id, scope, previous_id=retired_id))
-            if session._original != original and original is not None:
-                changed = _core.changed_keys(original, session._original)
+            after = session._original  # set by the write
+            if after is not None and original is not None and after != original:
+                changed = _core.changed_keys(original, after)
                 events.append(SessionEvent("modified", new_id, scope, changed=tuple(changed)))
         return events
 

@@ -40,8 +40,9 @@ class Session(dict[str, Any]):
     """A user's session: a ``dict`` that is saved when the response starts.
 
     Besides every dict method it has :meth:`flash`, :meth:`flashes`, :meth:`regenerate`,
-    :meth:`invalidate`, :meth:`bind_user`, :attr:`id` and :attr:`bound_user`. Values must be of the types scsession can store (see the
-    README); ``session[key] = value`` with anything else raises ``TypeError`` naming the key.
+    :meth:`invalidate`, :meth:`bind_user`, :attr:`id` and :attr:`bound_user`. Values must be of
+    the types scsession can store (see the README); ``session[key] = value`` with anything else
+    raises ``TypeError`` naming the key.
     """
 
     # Bookkeeping for the middleware; users never set these.
@@ -59,6 +60,8 @@ class Session(dict[str, Any]):
         "_store",
         "_stored",
     )
+    #: The store, set by the middleware in store mode only (read by bind_user).
+    _store: Any
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         """A loaded session holding ``data``.

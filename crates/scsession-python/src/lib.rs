@@ -355,6 +355,7 @@ impl MemoryStore {
     }
 
     /// Removes sessions `ids` from the index of `user_id`.
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts arguments by value
     fn unbind(&self, user_id: &Bound<'_, PyAny>, ids: Vec<String>) -> PyResult<()> {
         let (user, ids) = (users::user_key(user_id)?, users::parse_ids(&ids)?);
         self.inner.index_remove_now(&user, &ids);

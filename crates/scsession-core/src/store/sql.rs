@@ -90,52 +90,7 @@ impl Sql {
 
 impl Statements {
     fn new(dialect: Dialect, t: &str) -> Self {
-        let u = format!("{t}_users");
-        // `schema.table`: PostgreSQL and MySQL take index names unqualified (the index goes
-        // with its table); SQLite qualifies the index and not the table.
-        let n = t.rsplit('.').next().unwrap_or(t);
-        let create = match dialect {
-            Dialect::Postgres => vec![
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, data BYTEA NOT NULL, \
-                     version BYTEA NOT NULL, expires_at BIGINT NOT NULL)"
-                ),
-                format!("CREATE INDEX IF NOT EXISTS {n}_expires_at ON {t} (expires_at)"),
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {u} (user_key TEXT NOT NULL, id TEXT NOT NULL, \
-                     entry BYTEA NOT NULL, expires_at BIGINT NOT NULL, \
-                     PRIMARY KEY (user_key, id))"
-                ),
-                format!("CREATE INDEX IF NOT EXISTS {n}_users_expires_at ON {u} (expires_at)"),
-            ],
-            Dialect::MySql => vec![
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {t} (id CHAR(22) CHARACTER SET ascii COLLATE \
-                     ascii_bin NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, version \
-                     VARBINARY(64) NOT NULL, expires_at BIGINT NOT NULL, \
-                     INDEX {n}_expires_at (expires_at))"
-                ),
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {u} (user_key CHAR(43) CHARACTER SET ascii \
-                     COLLATE ascii_bin NOT NULL, id CHAR(22) CHARACTER SET ascii COLLATE \
-                     ascii_bin NOT NULL, entry BLOB NOT NULL, expires_at BIGINT NOT NULL, \
-                     PRIMARY KEY (user_key, id), INDEX {n}_users_expires_at (expires_at))"
-                ),
-            ],
-            Dialect::Sqlite => vec![
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, data BLOB NOT NULL, \
-                     version BLOB NOT NULL, expires_at INTEGER NOT NULL)"
-                ),
-                format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {n} (expires_at)"),
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {u} (user_key TEXT NOT NULL, id TEXT NOT NULL, \
-                     entry BLOB NOT NULL, expires_at INTEGER NOT NULL, \
-                     PRIMARY KEY (user_key, id))"
-                ),
-                format!("CREATE INDEX IF NOT EXISTS {u}_expires_at ON {n}_users (expires_at)"),
-            ],
-        };
+        let (create, u) = (create_statements(dialect, t), format!("{t}_users"));
         let upsert = match dialect {
             Dialect::MySql => {
                 "ON DUPLICATE KEY UPDATE data = VALUES(data), version = \
@@ -217,6 +172,56 @@ impl Statements {
             index_list: fix(statements.index_list),
             index_purge: fix(statements.index_purge),
         }
+    }
+}
+
+/// The `CREATE` statements of the sessions table `t` and its per-user index `{t}_users`.
+fn create_statements(dialect: Dialect, t: &str) -> Vec<String> {
+    let u = format!("{t}_users");
+    // `schema.table`: PostgreSQL and MySQL take index names unqualified (the index goes
+    // with its table); SQLite qualifies the index and not the table.
+    let n = t.rsplit('.').next().unwrap_or(t);
+    match dialect {
+        Dialect::Postgres => vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, data BYTEA NOT NULL, \
+                     version BYTEA NOT NULL, expires_at BIGINT NOT NULL)"
+            ),
+            format!("CREATE INDEX IF NOT EXISTS {n}_expires_at ON {t} (expires_at)"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {u} (user_key TEXT NOT NULL, id TEXT NOT NULL, \
+                     entry BYTEA NOT NULL, expires_at BIGINT NOT NULL, \
+                     PRIMARY KEY (user_key, id))"
+            ),
+            format!("CREATE INDEX IF NOT EXISTS {n}_users_expires_at ON {u} (expires_at)"),
+        ],
+        Dialect::MySql => vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} (id CHAR(22) CHARACTER SET ascii COLLATE \
+                     ascii_bin NOT NULL PRIMARY KEY, data LONGBLOB NOT NULL, version \
+                     VARBINARY(64) NOT NULL, expires_at BIGINT NOT NULL, \
+                     INDEX {n}_expires_at (expires_at))"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {u} (user_key CHAR(43) CHARACTER SET ascii \
+                     COLLATE ascii_bin NOT NULL, id CHAR(22) CHARACTER SET ascii COLLATE \
+                     ascii_bin NOT NULL, entry BLOB NOT NULL, expires_at BIGINT NOT NULL, \
+                     PRIMARY KEY (user_key, id), INDEX {n}_users_expires_at (expires_at))"
+            ),
+        ],
+        Dialect::Sqlite => vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} (id TEXT PRIMARY KEY, data BLOB NOT NULL, \
+                     version BLOB NOT NULL, expires_at INTEGER NOT NULL)"
+            ),
+            format!("CREATE INDEX IF NOT EXISTS {t}_expires_at ON {n} (expires_at)"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {u} (user_key TEXT NOT NULL, id TEXT NOT NULL, \
+                     entry BLOB NOT NULL, expires_at INTEGER NOT NULL, \
+                     PRIMARY KEY (user_key, id))"
+            ),
+            format!("CREATE INDEX IF NOT EXISTS {u}_expires_at ON {n}_users (expires_at)"),
+        ],
     }
 }
 

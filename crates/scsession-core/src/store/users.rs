@@ -302,7 +302,7 @@ mod tests {
         );
         assert_eq!(
             MemoryStore::run_now(sessions_for_user(&store, &user)).unwrap(),
-            [a.clone()]
+            std::slice::from_ref(&a)
         );
         assert_eq!(
             MemoryStore::run_now(invalidate_user(&store, &user, None, now)),

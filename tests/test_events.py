@@ -78,7 +78,7 @@ def test_created_then_modified_with_the_changed_keys(
 ) -> None:
     client.post("/update", json={"a": 1, "b": 2})
     sid = session_id(client)
-    assert recorder.take() == [("created", sid, None, set(), "/update")]
+    assert recorder.take() == [("created", sid, None, {"a", "b"}, "/update")]
     client.post("/update", json={"a": 1, "b": 3, "c": 4})
     client.post("/delete", json=["c"])
     assert recorder.take() == [
@@ -115,7 +115,7 @@ def test_invalidated_then_a_new_session(client: TestClient, recorder: Recorder) 
     assert new not in (ids["old"], None)
     assert recorder.take() == [
         ("invalidated", ids["old"], None, set(), "/sign-out"),
-        ("created", new, None, set(), "/sign-out"),
+        ("created", new, None, {"_flashes"}, "/sign-out"),
     ]
     client.post("/invalidate")
     assert recorder.take() == [("invalidated", new, None, set(), "/invalidate")]

@@ -27,7 +27,7 @@ def run_block(marker: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return namespace
 
 
-@pytest.mark.parametrize("marker", ["app = Starlette(", "app = FastAPI()"])
+@pytest.mark.parametrize("marker", ["async def counter(request)", "async def counter(session"])
 def test_quick_start_counter_counts_per_browser(
     marker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,3 +66,38 @@ def test_readme_store_example_keeps_records_encrypted_under_its_keys(
 def test_every_python_block_compiles() -> None:
     for block in BLOCKS:
         compile(block, str(README), "exec")
+
+
+def test_audit_log_example_logs_sign_ins_and_sign_outs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = run_block("def audit_sessions", monkeypatch)["app"]
+    browser = TestClient(app, base_url="https://testserver")
+    with caplog.at_level("INFO", logger="myapp.audit"):
+        browser.post("/sign-in")  # a first visit: the session is created at sign-in
+        browser.get("/sign-out")
+        browser.post("/sign-in")
+        browser.post("/sign-in")  # signed in already: a new id for the same session
+    lines = [r.getMessage() for r in caplog.records if r.name == "myapp.audit"]
+    assert [line.split(":")[0] for line in lines] == [
+        "sign-in from testclient",
+        "sign-out from testclient",
+        "sign-in from testclient",
+        "session " + lines[3].split()[1] + " is now " + lines[3].split()[-1],
+    ]
+
+
+def test_log_out_everywhere_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    namespace = run_block("async def change_password", monkeypatch)
+    app, store = namespace["app"], namespace["store"]
+    laptop = TestClient(app, base_url="https://testserver", headers={"user-agent": "Laptop"})
+    phone = TestClient(app, base_url="https://testserver", headers={"user-agent": "Phone"})
+    laptop.post("/sign-in")
+    phone.post("/sign-in")
+    devices = laptop.get("/devices").json()
+    assert sorted(d["browser"] for d in devices) == ["Laptop", "Phone"]
+    assert [d["this one"] for d in devices].count(True) == 1
+    assert len(store) == 2
+    assert laptop.post("/password").json() == {"signed out": 1}
+    assert [d["browser"] for d in laptop.get("/devices").json()] == ["Laptop"]
+    assert len(store) == 1, "the phone's session is gone: it is signed out"

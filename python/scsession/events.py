@@ -27,7 +27,7 @@ class SessionEvent:
 
     ``kind`` is one of:
 
-    - ``"created"``: a new session was saved for the first time.
+    - ``"created"``: a new session was saved for the first time; ``changed`` holds its keys.
     - ``"modified"``: a session the request came with was saved with changes; ``changed``
       holds the top-level keys that were set or removed.
     - ``"regenerated"``: :meth:`Session.regenerate` gave the session a new id:

@@ -249,7 +249,7 @@ class SCsessionMiddleware:
         new_id = session._id
         assert new_id is not None  # a session that was written has an id
         if loaded_id is None or ended:
-            events.append(SessionEvent("created", new_id, scope))
+            events.append(SessionEvent("created", new_id, scope, changed=tuple(session.keys())))
         else:
             if retired_id is not None:
                 events.append(SessionEvent("regenerated", new_id, scope, previous_id=retired_id))

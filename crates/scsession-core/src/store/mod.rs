@@ -87,6 +87,10 @@
 //! Real stores make `replace` one atomic step on the server: a Lua script on Redis, `cas` on
 //! Memcached, a conditional `UPDATE` on SQL.
 //!
+//! A store may also keep a per-user index ([`users`]: log out everywhere) through
+//! `index_put`, `index_remove` and `index_list`; their defaults fail with [`NO_INDEX`], so the
+//! store above is complete without them.
+//!
 //! Stores that ship with the crate, one cargo feature each: [`MemoryStore`] (`memory-store`),
 //! [`RedisStore`] (`redis-store`, single node or cluster), [`MemcachedStore`]
 //! (`memcached-store`) and [`SqlStore`] (`sql-store`: PostgreSQL, MySQL/MariaDB, SQLite).

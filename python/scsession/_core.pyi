@@ -15,6 +15,7 @@ __all__ = [
     "changed_keys",
     "check_value",
     "dumps",
+    "loads",
     "new_session_id",
     "shutdown_runtime",
 ]
@@ -27,6 +28,9 @@ def check_value(key: object, value: object) -> None:
 
 def changed_keys(before: bytes, after: bytes) -> list[str]:
     """The top-level keys set or removed between two encoded sessions."""
+
+def loads(data: bytes) -> dict[str, Any]:
+    """Deserializes session data made by ``dumps``; ``ValueError`` if it is not well-formed."""
 
 def new_session_id() -> str:
     """A new random session id: 128 bits from the OS CSPRNG as 22 base64url characters."""
@@ -80,6 +84,27 @@ class Sealer:
 
     def remaining(self, created: int, last_seen: int, now: int) -> int | None:
         """Seconds until the session ends if nothing else happens; ``None`` without limits."""
+
+    def inspect_cookie(
+        self, value: str
+    ) -> tuple[str, str, str | None, int | None, int | None, bytes | None]:
+        """Command-line diagnostics, never for requests: ``(kind, id, key_id, created,
+        last_seen, data_bytes)`` with kind ``"sealed"``, or ``"signed id"`` and four ``None``;
+        ``ValueError`` saying exactly why the value does not open. Timestamps are not checked."""
+
+    def inspect_record(self, id: str, blob: bytes) -> tuple[str, int, int, bytes]:
+        """Command-line diagnostics: ``(key_id, created, last_seen, data_bytes)`` of a stored
+        record; ``ValueError`` saying exactly why it does not open."""
+
+    def expires_at(self, created: int, last_seen: int) -> int | None:
+        """When the session expires if nothing else happens (unix seconds); ``None`` without
+        limits."""
+
+    def why_expired(
+        self, created: int, last_seen: int, now: int
+    ) -> tuple[str, int | None, int] | None:
+        """Why the session has expired at ``now``: ``("max_age" | "idle_timeout", seconds,
+        at)`` or ``("future", None, timestamp)``; ``None`` while it lives."""
 
 @final
 class MemoryStore:
@@ -192,6 +217,8 @@ class RedisStore(_NetworkStore):
         timeout: float = 5.0,
         tls_ca_file: str | os.PathLike[str] | None = None,
     ) -> RedisStore: ...
+    def count(self) -> Awaitable[int]:
+        """Resolves to the number of sessions (a SCAN of every key: for tools, not requests)."""
 
 @final
 class MemcachedStore(_NetworkStore):
@@ -205,6 +232,8 @@ class MemcachedStore(_NetworkStore):
         connect_timeout: float = 2.0,
         timeout: float = 5.0,
     ) -> MemcachedStore: ...
+    def count(self) -> Awaitable[int]:
+        """Resolves to about how many sessions memcached holds (listed by its LRU crawler)."""
 
 @final
 class SQLStore(_NetworkStore):
@@ -223,6 +252,10 @@ class SQLStore(_NetworkStore):
 
     def count(self) -> Awaitable[int]:
         """Resolves to the number of live sessions."""
+
+    def stats(self) -> Awaitable[tuple[int, int, int]]:
+        """Resolves to ``(live, expired, table_bytes)``: rows of live and of expired sessions,
+        and the bytes the table and its indexes take."""
 
 @final
 class Completions:

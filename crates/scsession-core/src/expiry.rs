@@ -79,7 +79,7 @@ impl Lifetime {
             .max(1)
     }
 
-    fn deadline(&self, created: u64, last_seen: u64) -> Option<u64> {
+    pub(crate) fn deadline(&self, created: u64, last_seen: u64) -> Option<u64> {
         let absolute = self.max_age.map(|a| created.saturating_add(a));
         let idle = self.idle_timeout.map(|i| last_seen.saturating_add(i));
         match (absolute, idle) {

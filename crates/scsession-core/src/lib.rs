@@ -11,6 +11,7 @@
 //!   one opaque [`seal::OpenError`].
 //! - [`Lifetime`]: absolute and idle timeouts, checked from the sealed timestamps.
 //! - [`store::SessionStore`]: where store-mode sessions live.
+//! - [`inspect`]: for operators only, why a cookie does not open or a session expired.
 //!
 //! ```
 //! use scsession_core::format::{self, Value};
@@ -44,6 +45,7 @@ pub mod cookie;
 pub mod expiry;
 pub mod format;
 pub mod id;
+pub mod inspect;
 pub mod keys;
 pub mod record;
 pub mod seal;
@@ -79,6 +81,9 @@ pub enum Error {
     /// See [`store::StoreError`].
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// See [`inspect::CookieProblem`] (diagnostics only).
+    #[error(transparent)]
+    Inspect(#[from] inspect::CookieProblem),
 }
 
 #[cfg(test)]

@@ -43,7 +43,8 @@ pub const VERSION: u8 = 1;
 /// Longest cookie value accepted (and, with its name, the most a browser keeps).
 pub const MAX_COOKIE_LEN: usize = 4096;
 
-const KEY_ID_LEN: usize = 4;
+/// Length of the key id in front of every sealed value.
+pub(crate) const KEY_ID_LEN: usize = 4;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 /// `VERSION | key_id | nonce`.
@@ -77,6 +78,36 @@ pub const RECORD_VERSION_LEN: usize = HEADER_LEN;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("session data did not open")]
 pub struct OpenError;
+
+/// Which check a value failed. Only [`Sealer::inspect_cookie`](crate::inspect) shows it (to an
+/// operator, from the command line); the request path turns every one into [`OpenError`], so
+/// nothing tells a client which check failed. Cheap to make: no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Longer than [`MAX_COOKIE_LEN`] characters (the length).
+    TooLong(usize),
+    /// Not base64url without padding.
+    NotBase64,
+    /// Shorter than any sealed value.
+    TooShort,
+    /// Starts with another version byte.
+    Version(u8),
+    /// Sealed under a key id that no key of the ring has.
+    UnknownKey([u8; KEY_ID_LEN]),
+    /// The key id is ours but the tag does not verify: tampered with, or other associated data
+    /// (another cookie name; for records, another id).
+    Tag([u8; KEY_ID_LEN]),
+    /// The tag verifies but the record inside is malformed, or (records) carries another id.
+    Record,
+    /// A signed id whose MAC verifies under no key.
+    IdMac(SessionId),
+}
+
+impl From<Failure> for OpenError {
+    fn from(_: Failure) -> Self {
+        OpenError
+    }
+}
 
 /// Seals and opens session cookies and stored records with a [`KeyRing`], for one cookie name.
 #[derive(Clone)]
@@ -146,17 +177,23 @@ struct Parts {
 }
 
 impl Parts {
-    /// `None` when too short or of another version.
-    fn split(raw: &[u8]) -> Option<Self> {
-        if raw.len() < OVERHEAD || raw[0] != VERSION {
-            return None;
+    /// Fails when too short or of another version.
+    fn split(raw: &[u8]) -> Result<Self, Failure> {
+        fn field<const N: usize>(bytes: &[u8]) -> Result<[u8; N], Failure> {
+            bytes.try_into().map_err(|_| Failure::TooShort)
+        }
+        if raw.len() < OVERHEAD {
+            return Err(Failure::TooShort);
+        }
+        if raw[0] != VERSION {
+            return Err(Failure::Version(raw[0]));
         }
         let ct_end = raw.len() - TAG_LEN;
-        Some(Self {
-            key_id: raw[1..=KEY_ID_LEN].try_into().ok()?,
-            nonce: raw[1 + KEY_ID_LEN..HEADER_LEN].try_into().ok()?,
+        Ok(Self {
+            key_id: field(&raw[1..=KEY_ID_LEN])?,
+            nonce: field(&raw[1 + KEY_ID_LEN..HEADER_LEN])?,
             ct_end,
-            tag: raw[ct_end..].try_into().ok()?,
+            tag: field(&raw[ct_end..])?,
         })
     }
 }
@@ -225,24 +262,35 @@ impl Sealer {
     /// anything else. The record's timestamps are not checked here (see
     /// [`Lifetime`](crate::Lifetime)).
     pub fn open_cookie(&self, value: &[u8]) -> Result<Record, OpenError> {
+        Ok(self.open_cookie_checked(value)?.0)
+    }
+
+    /// [`open_cookie`](Sealer::open_cookie), saying which check failed (for
+    /// [`inspect_cookie`](Sealer::inspect_cookie) only). Also returns the key id it opened with.
+    pub(crate) fn open_cookie_checked(
+        &self,
+        value: &[u8],
+    ) -> Result<(Record, [u8; KEY_ID_LEN]), Failure> {
         if value.len() > MAX_COOKIE_LEN {
-            return Err(OpenError);
+            return Err(Failure::TooLong(value.len()));
         }
         let mut buf = [0u8; MAX_RAW_COOKIE];
         let n = URL_SAFE_NO_PAD
             .decode_slice(value, &mut buf)
-            .map_err(|_| OpenError)?;
+            .map_err(|_| Failure::NotBase64)?;
         let raw = &mut buf[..n];
         let Parts {
             key_id,
             nonce,
             ct_end,
             tag,
-        } = Parts::split(raw).ok_or(OpenError)?;
+        } = Parts::split(raw)?;
+        let mut known = false;
         for (set, ad) in self.keys.sets().iter().zip(&self.cookie_ads) {
             if set.key_id() != key_id {
                 continue;
             }
+            known = true;
             // On failure the buffer is left untouched, so the next candidate key sees the
             // ciphertext again.
             if cipher(set.cookie_key())
@@ -254,10 +302,16 @@ impl Sealer {
                 )
                 .is_ok()
             {
-                return Record::decode(&raw[HEADER_LEN..ct_end]).map_err(|_| OpenError);
+                let record =
+                    Record::decode(&raw[HEADER_LEN..ct_end]).map_err(|_| Failure::Record)?;
+                return Ok((record, key_id));
             }
         }
-        Err(OpenError)
+        Err(if known {
+            Failure::Tag(key_id)
+        } else {
+            Failure::UnknownKey(key_id)
+        })
     }
 
     /// Seals `record` for a store with the first key: `VERSION | key_id | nonce | ct | tag`,
@@ -277,35 +331,51 @@ impl Sealer {
     /// Opens a blob made by [`seal_record`](Sealer::seal_record) for the session `id`. A blob
     /// sealed for another id does not open, nor does one whose record carries another id.
     pub fn open_record(&self, id: &SessionId, blob: &[u8]) -> Result<Record, OpenError> {
+        Ok(self.open_record_checked(id, blob)?.0)
+    }
+
+    /// [`open_record`](Sealer::open_record), saying which check failed (for
+    /// [`inspect_record`](Sealer::inspect_record) only). Also returns the key id it opened with.
+    pub(crate) fn open_record_checked(
+        &self,
+        id: &SessionId,
+        blob: &[u8],
+    ) -> Result<(Record, [u8; KEY_ID_LEN]), Failure> {
         let Parts {
             key_id,
             nonce,
             ct_end,
             tag,
-        } = Parts::split(blob).ok_or(OpenError)?;
+        } = Parts::split(blob)?;
         let ct = &blob[HEADER_LEN..ct_end];
         let mut plain = vec![0u8; ct.len()];
+        let mut known = false;
         for set in self.keys.sets() {
             if set.key_id() != key_id {
                 continue;
             }
+            known = true;
             let ad = record_ad(key_id, id);
             let Ok(buf) = chacha20poly1305::aead::inout::InOutBuf::new(ct, &mut plain) else {
-                return Err(OpenError);
+                return Err(Failure::TooShort);
             };
             if cipher(set.record_key())
                 .decrypt_inout_detached(&Array(nonce), &ad, buf, &Array(tag))
                 .is_ok()
             {
-                let record = Record::decode_vec(plain).map_err(|_| OpenError)?;
+                let record = Record::decode_vec(plain).map_err(|_| Failure::Record)?;
                 return if record.id == *id {
-                    Ok(record)
+                    Ok((record, key_id))
                 } else {
-                    Err(OpenError)
+                    Err(Failure::Record)
                 };
             }
         }
-        Err(OpenError)
+        Err(if known {
+            Failure::Tag(key_id)
+        } else {
+            Failure::UnknownKey(key_id)
+        })
     }
 
     fn id_tag(&self, set: &KeySet, id: &SessionId) -> [u8; ID_TAG_LEN] {
@@ -334,15 +404,21 @@ impl Sealer {
     /// Checks a store-mode cookie value and returns its id. The length is checked exactly, and
     /// the MAC in constant time against every key of the ring (no early exit).
     pub fn verify_id(&self, value: &[u8]) -> Result<SessionId, OpenError> {
+        Ok(self.verify_id_checked(value)?)
+    }
+
+    /// [`verify_id`](Sealer::verify_id), saying which check failed (for
+    /// [`inspect_cookie`](Sealer::inspect_cookie) only).
+    pub(crate) fn verify_id_checked(&self, value: &[u8]) -> Result<SessionId, Failure> {
         if value.len() != SIGNED_ID_LEN {
-            return Err(OpenError);
+            return Err(Failure::TooShort);
         }
         let mut raw = [0u8; 33];
         let n = URL_SAFE_NO_PAD
             .decode_slice(value, &mut raw)
-            .map_err(|_| OpenError)?;
+            .map_err(|_| Failure::NotBase64)?;
         if n != SessionId::LEN + ID_TAG_LEN {
-            return Err(OpenError);
+            return Err(Failure::NotBase64);
         }
         let mut id = [0u8; SessionId::LEN];
         id.copy_from_slice(&raw[..SessionId::LEN]);
@@ -355,7 +431,7 @@ impl Sealer {
         if bool::from(ok) {
             Ok(id)
         } else {
-            Err(OpenError)
+            Err(Failure::IdMac(id))
         }
     }
 }

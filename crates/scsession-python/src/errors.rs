@@ -5,7 +5,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use scsession_core::format::DecodeError;
+use scsession_core::inspect::CookieProblem;
 use scsession_core::keys::{KeyError, MIN_SECRET_LEN};
 use scsession_core::seal::MAX_COOKIE_LEN;
 use scsession_core::store::StoreError as CoreStoreError;
@@ -40,10 +40,15 @@ pub fn check_cookie_size(size: usize) -> PyResult<()> {
     )))
 }
 
-/// Bytes given as session data that are not (only from bytes `dumps` did not make).
-#[allow(clippy::needless_pass_by_value)] // used as `.map_err(decode_error)`
-pub fn decode_error(err: DecodeError) -> PyErr {
-    PyValueError::new_err(format!("not scsession session data: {err}"))
+/// Why a cookie or record does not open (command-line diagnostics only: the request path never
+/// says why).
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(cookie_problem)`
+pub fn cookie_problem(err: CookieProblem) -> PyErr {
+    PyValueError::new_err(err.to_string())
+}
+
+pub fn bad_session_data() -> PyErr {
+    PyValueError::new_err("not scsession session data (a dict in scsession's binary format)")
 }
 
 pub fn bad_session_id() -> PyErr {

@@ -13,6 +13,7 @@ mod users;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use scsession_core::changeset::Changeset;
+use scsession_core::inspect::{Expired, Inspected};
 use scsession_core::store::{
     self as core_store, Commit, Committed, MemoryStore as CoreMemoryStore,
 };
@@ -23,6 +24,16 @@ use std::time::Duration;
 type OpenedCookie<'py> = (String, u64, u64, Bound<'py, PyBytes>, Bound<'py, PyDict>);
 /// What an opened store record holds: `(created, last_seen, data_bytes, data)`.
 type OpenedRecord<'py> = (u64, u64, Bound<'py, PyBytes>, Bound<'py, PyDict>);
+/// What `inspect_cookie` found: `(kind, id, key_id, created, last_seen, data_bytes)`, the last
+/// four None for a signed id.
+type InspectedCookie<'py> = (
+    &'static str,
+    String,
+    Option<String>,
+    Option<u64>,
+    Option<u64>,
+    Option<Bound<'py, PyBytes>>,
+);
 
 /// Serializes session data (a dict with str keys) to scsession's binary format.
 #[pyfunction]
@@ -44,7 +55,7 @@ fn check_value(key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()>
 /// The top-level keys set or removed between two encoded sessions (for `modified` events).
 #[pyfunction]
 fn changed_keys(before: &[u8], after: &[u8]) -> PyResult<Vec<String>> {
-    let changes = Changeset::between(before, after).map_err(errors::decode_error)?;
+    let changes = Changeset::between(before, after).map_err(|_| errors::bad_session_data())?;
     Ok(changes
         .keys()
         .filter_map(|key| match format::decode(key) {
@@ -52,6 +63,12 @@ fn changed_keys(before: &[u8], after: &[u8]) -> PyResult<Vec<String>> {
             _ => None,
         })
         .collect())
+}
+
+/// Deserializes session data made by `dumps`; `ValueError` if it is not well-formed.
+#[pyfunction]
+fn loads<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    convert::decode_session(py, data).ok_or_else(errors::bad_session_data)
 }
 
 /// A new random session id (128 bits from the OS CSPRNG), as 22 base64url characters.
@@ -214,6 +231,66 @@ impl Sealer {
     /// Seconds a store should keep a session written now (see `Lifetime::store_ttl`).
     fn store_ttl(&self, created: u64, now: u64) -> u64 {
         self.lifetime.store_ttl(created, now)
+    }
+
+    /// Diagnostics for the command line, never for requests: what a cookie value is, or a
+    /// `ValueError` saying exactly why it does not open. Timestamps are not checked.
+    fn inspect_cookie<'py>(&self, py: Python<'py>, value: &str) -> PyResult<InspectedCookie<'py>> {
+        let found = self
+            .core
+            .inspect_cookie(value.as_bytes())
+            .map_err(errors::cookie_problem)?;
+        Ok(match found {
+            Inspected::Sealed { record, key_id } => (
+                "sealed",
+                record.id.to_string(),
+                Some(key_id.to_string()),
+                Some(record.created),
+                Some(record.last_seen),
+                Some(PyBytes::new(py, &record.data)),
+            ),
+            Inspected::SignedId(id) => ("signed id", id.to_string(), None, None, None, None),
+        })
+    }
+
+    /// Diagnostics for the command line: `(key_id, created, last_seen, data_bytes)` of a stored
+    /// record, or a `ValueError` saying exactly why it does not open.
+    fn inspect_record<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        blob: &[u8],
+    ) -> PyResult<(String, u64, u64, Bound<'py, PyBytes>)> {
+        let (record, key_id) = self
+            .core
+            .inspect_record(&parse_id(id)?, blob)
+            .map_err(errors::cookie_problem)?;
+        Ok((
+            key_id.to_string(),
+            record.created,
+            record.last_seen,
+            PyBytes::new(py, &record.data),
+        ))
+    }
+
+    /// When the session expires if nothing else happens (unix seconds), None without limits.
+    fn expires_at(&self, created: u64, last_seen: u64) -> Option<u64> {
+        self.lifetime.expires_at(created, last_seen)
+    }
+
+    /// Why the session has expired at `now`: `("max_age" | "idle_timeout", seconds, at)` or
+    /// `("future", None, timestamp)`; None while it lives.
+    fn why_expired(
+        &self,
+        created: u64,
+        last_seen: u64,
+        now: u64,
+    ) -> Option<(&'static str, Option<u64>, u64)> {
+        Some(match self.lifetime.why_expired(created, last_seen, now)? {
+            Expired::MaxAge { max_age, at } => ("max_age", Some(max_age), at),
+            Expired::Idle { idle_timeout, at } => ("idle_timeout", Some(idle_timeout), at),
+            Expired::FromTheFuture { timestamp } => ("future", None, timestamp),
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -398,6 +475,7 @@ impl MemoryStore {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dumps, m)?)?;
     m.add_function(wrap_pyfunction!(check_value, m)?)?;
+    m.add_function(wrap_pyfunction!(loads, m)?)?;
     m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
     m.add_function(wrap_pyfunction!(changed_keys, m)?)?;
     m.add_class::<Sealer>()?;

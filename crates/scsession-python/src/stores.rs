@@ -304,6 +304,12 @@ store_methods!(RedisStore as "RedisStore" {
             .map_err(errors::config_error)?;
         Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
     }
+
+    /// Resolves to the number of sessions (a SCAN over every key; for tools, not requests).
+    fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let store = Arc::clone(&self.inner);
+        awaitable(py, async move { store.count().await.map_err(errors::store_error) })
+    }
 });
 
 /// Sessions in Memcached.
@@ -320,6 +326,12 @@ store_methods!(MemcachedStore as "MemcachedStore" {
         let inner = CoreMemcached::new(url, prefix, timeouts(connect_timeout, timeout)?)
             .map_err(errors::config_error)?;
         Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
+    }
+
+    /// Resolves to about how many sessions memcached holds (listed by its LRU crawler).
+    fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let store = Arc::clone(&self.inner);
+        awaitable(py, async move { store.count().await.map_err(errors::store_error) })
     }
 });
 
@@ -350,5 +362,15 @@ store_methods!(SqlStore as "SQLStore" {
     fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let store = Arc::clone(&self.inner);
         awaitable(py, async move { store.count().await.map_err(errors::store_error) })
+    }
+
+    /// Resolves to `(live, expired, table_bytes)`: rows of live and of expired sessions, and the
+    /// bytes the table and its indexes take.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let store = Arc::clone(&self.inner);
+        awaitable(py, async move {
+            let stats = store.stats().await.map_err(errors::store_error)?;
+            Ok((stats.live, stats.expired, stats.table_bytes))
+        })
     }
 });

@@ -368,6 +368,108 @@ impl SessionStore for MemcachedStore {
     }
 }
 
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
+use super::net::is_session_key;
+
+/// Counting sessions, for `python -m scsession stats` (not part of [`SessionStore`]).
+impl MemcachedStore {
+    /// About how many sessions memcached holds: the live items whose key is the prefix and a
+    /// session id, listed by memcached's LRU crawler (`lru_crawler metadump all`, memcached
+    /// 1.5+ with the crawler on, as by default). Memcached has no exact way to list keys: the
+    /// crawler walks its LRUs while they change, so items written or evicted meanwhile may be
+    /// missed or counted. A pass over every item, for tools and not for requests; each line of
+    /// the answer is bounded by the operation timeout, not the whole pass.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        // The crawler serves one request at a time: wait for another one to finish.
+        for _ in 0..50 {
+            if let Some(count) = self.metadump_count().await? {
+                return Ok(count);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(StoreError::Backend(format!(
+            "{}: memcached's LRU crawler stayed busy with another request for 5 s; try again",
+            self.name
+        )))
+    }
+
+    /// One `lru_crawler metadump all` on a connection of its own; `None` when the crawler is
+    /// busy.
+    async fn metadump_count(&self) -> Result<Option<u64>, StoreError> {
+        let address = self.address.trim_start_matches("tcp://");
+        let io = |e: std::io::Error| unavailable(&self.name, e);
+        let limit = self.timeouts.operation;
+        let stream = bounded(&self.name, self.timeouts.connect, async {
+            tokio::net::TcpStream::connect(address).await.map_err(io)
+        })
+        .await?;
+        let mut stream = BufReader::new(stream);
+        bounded(&self.name, limit, async {
+            stream
+                .get_mut()
+                .write_all(b"lru_crawler metadump all\r\n")
+                .await
+                .map_err(io)
+        })
+        .await?;
+        let mut count = 0;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = bounded(&self.name, limit, async {
+                stream.read_until(b'\n', &mut line).await.map_err(io)
+            })
+            .await?;
+            if n == 0 {
+                return Err(unavailable(
+                    &self.name,
+                    "the connection closed during metadump",
+                ));
+            }
+            let text = line.trim_ascii_end();
+            if text == b"END" {
+                return Ok(Some(count));
+            }
+            if text.starts_with(b"BUSY") {
+                return Ok(None);
+            }
+            let Some(fields) = text.strip_prefix(b"key=") else {
+                return Err(StoreError::Backend(format!(
+                    "{}: memcached refused to list its keys (`lru_crawler metadump all` answered \
+                     {:?}); the LRU crawler is on by default since memcached 1.5, unless \
+                     started with -o no_lru_crawler",
+                    self.name,
+                    String::from_utf8_lossy(text)
+                )));
+            };
+            let key = fields.split(|&b| b == b' ').next().unwrap_or_default();
+            if is_session_key(&percent_decode(key), &self.prefix) {
+                count += 1;
+            }
+        }
+    }
+}
+
+/// Undoes the URL encoding of keys in a metadump line (`%3A` for `:`, and so on).
+fn percent_decode(text: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'%' && i + 2 < text.len() {
+            if let (Some(hi), Some(lo)) = (hex(text[i + 1]), hex(text[i + 2])) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(text[i]);
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,5 +513,13 @@ mod tests {
             matches!(&err, StoreError::Unavailable { store, .. } if store == "memcache://127.0.0.1:1"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn metadump_keys_are_url_decoded() {
+        assert_eq!(percent_decode(b"scsession%3Aabc"), b"scsession:abc");
+        assert_eq!(percent_decode(b"a%2"), b"a%2");
+        assert_eq!(percent_decode(b"100%"), b"100%");
+        assert_eq!(percent_decode(b"%zz%41"), b"%zzA");
     }
 }

@@ -137,7 +137,7 @@ pub use memcached::MemcachedStore;
 #[cfg(feature = "sql-store")]
 mod sql;
 #[cfg(feature = "sql-store")]
-pub use sql::{SqlStore, DEFAULT_TABLE as DEFAULT_SQL_TABLE};
+pub use sql::{SqlStats, SqlStore, DEFAULT_TABLE as DEFAULT_SQL_TABLE};
 
 /// A store failure. Messages name the store and the cause, never a credential: stores mask
 /// passwords in `store` (e.g. `redis://:***@host:6379/0`) before building one.

@@ -94,6 +94,16 @@ pub(crate) async fn bounded<T>(
     }
 }
 
+/// Whether `key` is the key of a session record in a key-value store: `prefix` followed by a
+/// session id (22 base64url characters), and nothing else. Other keys under the same prefix
+/// (a per-user index, say) are not sessions. For counting (`python -m scsession stats`).
+#[cfg(any(feature = "redis-store", feature = "memcached-store"))]
+pub(crate) fn is_session_key(key: &[u8], prefix: &str) -> bool {
+    key.strip_prefix(prefix.as_bytes())
+        .and_then(|rest| core::str::from_utf8(rest).ok())
+        .is_some_and(|rest| rest.parse::<crate::id::SessionId>().is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +136,22 @@ mod tests {
             err.to_string(),
             "session store redis://h is unavailable: no answer within 0.0 s"
         );
+    }
+
+    #[cfg(any(feature = "redis-store", feature = "memcached-store"))]
+    #[test]
+    fn only_prefix_and_a_session_id_is_a_session_key() {
+        let id = crate::id::SessionId::random().to_string();
+        assert!(is_session_key(format!("s:{id}").as_bytes(), "s:"));
+        assert!(!is_session_key(id.as_bytes(), "s:"));
+        assert!(!is_session_key(format!("t:{id}").as_bytes(), "s:"));
+        assert!(!is_session_key(format!("s:{id}x").as_bytes(), "s:"));
+        assert!(!is_session_key(format!("s:{}", &id[1..]).as_bytes(), "s:"));
+        let user = format!("s:user:{}", "A".repeat(43));
+        assert!(!is_session_key(user.as_bytes(), "s:"));
+        assert!(!is_session_key(
+            format!("s:{}!", &id[..21]).as_bytes(),
+            "s:"
+        ));
     }
 }

@@ -328,6 +328,126 @@ impl SessionStore for RedisStore {
     }
 }
 
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+
+use super::net::is_session_key;
+
+/// Counting sessions, for `python -m scsession stats` (not part of [`SessionStore`]).
+impl RedisStore {
+    /// How many sessions are stored: keys that are the prefix and a session id, nothing more
+    /// (other keys under the prefix, such as a per-user index, do not count). Found with
+    /// `SCAN ... MATCH`, on the node or on every master of a cluster: a pass over the whole
+    /// keyspace, for tools and not for requests. Each `SCAN` is bounded by the operation
+    /// timeout, not the whole pass.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        let mut connection = bounded(
+            &self.name,
+            self.timeouts.connect + self.timeouts.operation,
+            self.connection.get_or_try_init(|| self.connect()),
+        )
+        .await?
+        .clone();
+        let nodes = match &mut connection {
+            Connection::Node(_) => vec![None],
+            Connection::Cluster(c) => self
+                .masters(c)
+                .await?
+                .into_iter()
+                .map(|(host, port)| {
+                    Some(RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                        host,
+                        port,
+                    }))
+                })
+                .collect(),
+        };
+        let mut total = 0;
+        for node in nodes {
+            total += self.count_node(&mut connection, node).await?;
+        }
+        Ok(total)
+    }
+
+    /// Counts the session keys of one node with `SCAN` (until the cursor is 0 again): `node` of
+    /// a cluster, or the connection's own node when `None`.
+    async fn count_node(
+        &self,
+        connection: &mut Connection,
+        node: Option<RoutingInfo>,
+    ) -> Result<u64, StoreError> {
+        // A session id is 22 characters: the prefix and 22 of anything, checked exactly below.
+        let pattern = format!("{}{}", glob_escape(&self.prefix), "?".repeat(22));
+        let (mut cursor, mut total) = (0u64, 0u64);
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000);
+            let reply = match (&mut *connection, &node) {
+                (Connection::Cluster(c), Some(node)) => c.route_command(scan, node.clone()).await,
+                (c, _) => scan.query_async(c).await,
+            };
+            let (next, keys): (u64, Vec<Vec<u8>>) = reply
+                .and_then(|reply| Ok(redis::from_redis_value(reply)?))
+                .map_err(|e| self.error(&e))?;
+            total += keys
+                .iter()
+                .filter(|key| is_session_key(key, &self.prefix))
+                .count() as u64;
+            if next == 0 {
+                return Ok(total);
+            }
+            cursor = next;
+        }
+    }
+
+    /// `(host, port)` of every master of the cluster, from `CLUSTER SLOTS`.
+    async fn masters(&self, c: &mut ClusterConnection) -> Result<Vec<(String, u16)>, StoreError> {
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
+        let reply = c
+            .route_command(redis::cmd("CLUSTER").arg("SLOTS").clone(), routing)
+            .await
+            .map_err(|e| self.error(&e))?;
+        let unexpected = || {
+            StoreError::Backend(format!(
+                "{}: CLUSTER SLOTS answered something other than slot ranges with their masters",
+                self.name
+            ))
+        };
+        let ranges: Vec<Vec<Value>> = redis::from_redis_value(reply).map_err(|_| unexpected())?;
+        let mut masters = Vec::new();
+        for range in ranges {
+            // [start, end, [host, port, node id, ...], replicas...]
+            let master = range.into_iter().nth(2).ok_or_else(unexpected)?;
+            let fields: Vec<Value> = redis::from_redis_value(master).map_err(|_| unexpected())?;
+            let mut fields = fields.into_iter();
+            let (Some(host), Some(port)) = (fields.next(), fields.next()) else {
+                return Err(unexpected());
+            };
+            let host: String = redis::from_redis_value(host).map_err(|_| unexpected())?;
+            let port: u16 = redis::from_redis_value(port).map_err(|_| unexpected())?;
+            if !masters.contains(&(host.clone(), port)) {
+                masters.push((host, port));
+            }
+        }
+        Ok(masters)
+    }
+}
+
+/// `text` with Redis glob characters escaped, to match literally in `SCAN ... MATCH`.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +499,11 @@ mod tests {
         };
         assert_eq!(name, "redis://:***@127.0.0.1:1/0");
         assert!(!cause.is_empty());
+    }
+
+    #[test]
+    fn glob_characters_of_the_prefix_match_literally() {
+        assert_eq!(glob_escape("app:"), "app:");
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
     }
 }

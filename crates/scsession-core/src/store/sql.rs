@@ -250,6 +250,8 @@ pub struct SqlStore {
     timeouts: Timeouts,
     /// The pool, with the table created: made on first use (a constructor cannot wait).
     pool: OnceCell<Pool>,
+    /// The table, as given (checked by [`is_identifier`]).
+    table: Box<str>,
 }
 
 impl core::fmt::Debug for SqlStore {
@@ -323,6 +325,7 @@ impl SqlStore {
             statements: Statements::new(dialect, table),
             timeouts,
             pool: OnceCell::new(),
+            table: table.into(),
         })
     }
 
@@ -538,6 +541,90 @@ impl SessionStore for SqlStore {
     }
 }
 
+/// What `python -m scsession stats` reports of a SQL store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SqlStats {
+    /// Rows of live sessions.
+    pub live: u64,
+    /// Rows of expired sessions, invisible to every query, that
+    /// [`purge_expired`](SqlStore::purge_expired) would delete.
+    pub expired: u64,
+    /// Bytes the table and its indexes take: `pg_total_relation_size` on PostgreSQL,
+    /// `data_length + index_length` of `information_schema.tables` on MySQL/MariaDB (the
+    /// `InnoDB` estimate), the pages of the table and its indexes (`dbstat`) on SQLite.
+    pub table_bytes: u64,
+}
+
+/// Statistics, for `python -m scsession stats` (not part of [`SessionStore`]).
+impl SqlStore {
+    /// Live and expired rows and the size of the table (see [`SqlStats`]).
+    pub async fn stats(&self) -> Result<SqlStats, StoreError> {
+        let t = &*self.table;
+        let (schema, name) = match t.split_once('.') {
+            Some((schema, name)) => (Some(schema), name),
+            None => (None, t),
+        };
+        let rows = format!(
+            "SELECT COUNT(*), COUNT(CASE WHEN expires_at > {p} THEN 1 END) FROM {t}",
+            p = if self.dialect == Dialect::MySql {
+                "?"
+            } else {
+                "$1"
+            }
+        );
+        // Every name spliced in below is part of the checked table name.
+        let size = match self.dialect {
+            Dialect::Postgres => {
+                "SELECT COALESCE(pg_total_relation_size(to_regclass($1)), 0)::BIGINT".to_owned()
+            }
+            Dialect::MySql => "SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS \
+                               SIGNED) FROM information_schema.tables WHERE table_schema = \
+                               COALESCE(?, DATABASE()) AND table_name = ?"
+                .to_owned(),
+            Dialect::Sqlite => {
+                let schema = schema.unwrap_or("main");
+                format!(
+                    "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat('{schema}') WHERE name IN \
+                     (SELECT name FROM {schema}.sqlite_master WHERE tbl_name = $1)"
+                )
+            }
+        };
+        let (rows, size) = (AssertSqlSafe(rows), AssertSqlSafe(size));
+        let now = unix_now();
+        let (all, live, bytes): (i64, i64, i64) = self
+            .run(|pool| async move {
+                let (all, live) = on_pool!(pool, p => {
+                    let row = sqlx::query(rows).bind(now).fetch_one(p).await?;
+                    (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?)
+                });
+                let bytes = match pool {
+                    Pool::Postgres(p) => {
+                        sqlx::query(size).bind(t).fetch_one(p).await?.try_get(0)?
+                    }
+                    Pool::MySql(p) => sqlx::query(size)
+                        .bind(schema)
+                        .bind(name)
+                        .fetch_one(p)
+                        .await?
+                        .try_get(0)?,
+                    Pool::Sqlite(p) => sqlx::query(size)
+                        .bind(name)
+                        .fetch_one(p)
+                        .await?
+                        .try_get(0)?,
+                };
+                Ok((all, live, bytes))
+            })
+            .await?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(SqlStats {
+            live: count(live),
+            expired: count(all - live),
+            table_bytes: count(bytes),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,6 +698,9 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(store.count().await, Ok(1), "expired rows do not count");
+            let stats = store.stats().await.unwrap();
+            assert_eq!((stats.live, stats.expired), (1, 1));
+            assert!(stats.table_bytes >= 4096, "{stats:?}");
             let user = UserKey::new("42").unwrap();
             store.index_put(&user, &id, b"entry", minute).await.unwrap();
             store.index_put(&user, &id, b"again", minute).await.unwrap();

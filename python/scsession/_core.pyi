@@ -122,6 +122,8 @@ class MemoryStore:
         data: bytes,
         base: bytes | None,
         base_data: bytes | None,
+        user_id: str | int | None = None,
+        user_agent: str | None = None,
     ) -> bool: ...
     def delete(self, id: str) -> None: ...
     def bind(
@@ -180,8 +182,11 @@ class _NetworkStore:
         data: bytes,
         base: bytes | None,
         base_data: bytes | None,
+        user_id: str | int | None = None,
+        user_agent: str | None = None,
     ) -> Awaitable[bool]:
-        """Saves a session without losing concurrent changes; False if it ended meanwhile."""
+        """Saves a session without losing concurrent changes; False if it ended meanwhile.
+        With ``user_id``, the session's entry in that user's index is written too."""
 
     def _bind(
         self,

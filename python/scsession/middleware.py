@@ -267,50 +267,77 @@ class SCsessionMiddleware:
         if data == _EMPTY:
             for dead in {session._retired_id, session._loaded_id} - {None}:
                 await store.delete(dead)  # type: ignore[arg-type]
-            await self._update_index(session, None, 0)
+            await self._update_index(session, None, 0, None)
             return self._forget(session)
         due = self._write_due(session, data)
         if due is None:
             return None
         session_id, now = due
+        binding = self._binding(session)
         if session_id == session._loaded_id:
-            saved = await self._replace(store, session, session_id, now, data)
+            saved = await self._replace(store, session, session_id, now, data, binding)
             if not saved:
                 # Ended meanwhile (a sign-out in another request): never bring it back.
                 return self._delete_cookie
+            if self._store_commit is not None:
+                binding = None  # `_commit` wrote the index entry along with the session
         else:  # a new session, or a new id after regenerate()
             blob = self._sealer.seal_record(session_id, session._created, now, data)
             await store.save(session_id, blob, self._sealer.store_ttl(session._created, now))
         if session._retired_id is not None:
             # Only now, so the new id holds the data before the old one dies.
             await store.delete(session._retired_id)
-        await self._update_index(session, session_id, now)
+        await self._update_index(session, session_id, now, binding)
         return self._set_cookie(session, self._sealer.sign_id(session_id), data, now)
 
-    async def _update_index(self, session: Session, session_id: str | None, now: int) -> None:
+    def _binding(self, session: Session) -> tuple[str, str | None] | None:
+        """The user the session is bound to and its user agent (see `Session.bind_user`);
+        None when it is not bound or the store keeps no per-user index."""
+        if not self._store_index:
+            return None
+        user = _bound_user_id(session)
+        if user is None:
+            return None
+        agent = dict.__getitem__(session, BOUND_USER_KEY).get("user_agent")
+        return user, agent if isinstance(agent, str) else None
+
+    async def _update_index(
+        self,
+        session: Session,
+        session_id: str | None,
+        now: int,
+        binding: tuple[str, str | None] | None,
+    ) -> None:
         """Keeps the store's per-user index in step with a write of the session under
-        `session_id` at `now` (None: the session ended). A bound session's entry is rewritten
-        on each of its writes, which is when its expiry and last-seen time move."""
+        `session_id` at `now` (None: the session ended): the entry the session was loaded with
+        goes if the id or the user changed, and `binding`, if given, is written. A bound
+        session's entry is rewritten on each of its writes, which is when its expiry and
+        last-seen time move."""
         if not self._store_index:
             return
         store: Any = self.store
         loaded_id, loaded_user = session._loaded_id, session._loaded_user
-        bound = dict.get(session, BOUND_USER_KEY) if session_id is not None else None
-        user = _bound_user_id(session) if bound is not None else None
+        user = _bound_user_id(session) if session_id is not None else None
         if loaded_user is not None and (loaded_id != session_id or loaded_user != user):
             await store._unbind(loaded_user, [loaded_id])
-        if user is not None:
-            assert isinstance(bound, dict)  # _bound_user_id found an id in it
+        if binding is not None:
             ttl = self._sealer.store_ttl(session._created, now)
-            agent = bound.get("user_agent")
-            agent = agent if isinstance(agent, str) else None
+            user, agent = binding
             await store._bind(user, session_id, session._created, now, ttl, agent)
 
     async def _replace(
-        self, store: SessionStore, session: Session, session_id: str, now: int, data: bytes
+        self,
+        store: SessionStore,
+        session: Session,
+        session_id: str,
+        now: int,
+        data: bytes,
+        binding: tuple[str, str | None] | None,
     ) -> bool:
-        """Writes a loaded session back; False when it ended meanwhile and nothing was written."""
+        """Writes a loaded session back; False when it ended meanwhile and nothing was written.
+        A built-in store writes `binding` to its per-user index in the same step."""
         if self._store_commit is not None:
+            user, agent = binding if binding is not None else (None, None)
             saved: bool = await self._store_commit(
                 self._sealer,
                 session_id,
@@ -319,6 +346,8 @@ class SCsessionMiddleware:
                 data,
                 session._stored,
                 session._original,
+                user,
+                agent,
             )
             return saved
         blob = self._sealer.seal_record(session_id, session._created, now, data)

@@ -91,10 +91,15 @@ class MemoryStore:
         data: bytes,
         base: bytes | None,
         base_data: bytes | None,
+        user_id: str | None = None,
+        user_agent: str | None = None,
     ) -> bool:
         """The middleware's save: compare-and-swap, replaying this request's changes on top of
-        any write that came first; False when the session ended meanwhile."""
-        return self._records.commit(sealer, id, created, now, data, base, base_data)
+        any write that came first; False when the session ended meanwhile. With ``user_id``,
+        the session's entry in that user's index is written too."""
+        return self._records.commit(
+            sealer, id, created, now, data, base, base_data, user_id, user_agent
+        )
 
     async def delete(self, id: str) -> None:
         self._records.delete(id)

@@ -377,8 +377,9 @@ impl MemoryStore {
         Ok(())
     }
 
-    /// Saves a session without losing concurrent changes; False if it ended meanwhile.
-    #[pyo3(signature = (sealer, id, created, now, data, base, base_data))]
+    /// Saves a session without losing concurrent changes; False if it ended meanwhile. With
+    /// `user_id`, the session's entry in that user's index is written too.
+    #[pyo3(signature = (sealer, id, created, now, data, base, base_data, user_id = None, user_agent = None))]
     #[allow(clippy::too_many_arguments)]
     fn commit(
         &self,
@@ -389,6 +390,8 @@ impl MemoryStore {
         data: &[u8],
         base: Option<&[u8]>,
         base_data: Option<&[u8]>,
+        user_id: Option<&Bound<'_, PyAny>>,
+        user_agent: Option<&str>,
     ) -> PyResult<bool> {
         let write = Commit {
             id: parse_id(id)?,
@@ -397,10 +400,21 @@ impl MemoryStore {
             data,
             base: base.zip(base_data),
         };
-        let done = self
-            .inner
-            .commit_now(&sealer.core, &sealer.lifetime, write)
-            .map_err(errors::store_error)?;
+        let user = user_id.map(users::user_key).transpose()?;
+        let done = match &user {
+            None => self.inner.commit_now(&sealer.core, &sealer.lifetime, write),
+            Some(user) => {
+                let binding = core_store::users::Binding { user, user_agent };
+                CoreMemoryStore::run_now(core_store::users::commit_bound(
+                    &self.inner,
+                    &sealer.core,
+                    &sealer.lifetime,
+                    write,
+                    binding,
+                ))
+            }
+        }
+        .map_err(errors::store_error)?;
         Ok(done == Committed::Saved)
     }
 

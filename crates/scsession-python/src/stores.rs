@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use scsession_core::store::{
     self, users, Commit, Committed, MemcachedStore as CoreMemcached, RedisStore as CoreRedis,
-    SessionStore, SqlStore as CoreSql, Timeouts,
+    SessionStore, SqlStore as CoreSql, Timeouts, UserKey,
 };
 use scsession_core::SessionId;
 
@@ -82,6 +82,8 @@ struct Save {
     now: u64,
     data: Vec<u8>,
     base: Option<(Vec<u8>, Vec<u8>)>,
+    /// The user the session is bound to, and its user agent: its index entry is written too.
+    user: Option<(UserKey, Option<String>)>,
 }
 
 fn commit<'py, S: SessionStore + 'static>(
@@ -103,9 +105,17 @@ fn commit<'py, S: SessionStore + 'static>(
                 .as_ref()
                 .map(|(b, d)| (b.as_slice(), d.as_slice())),
         };
-        let done = store::commit(&*store, &sealer.core, &sealer.lifetime, write)
-            .await
-            .map_err(errors::store_error)?;
+        let done = match &save.user {
+            None => store::commit(&*store, &sealer.core, &sealer.lifetime, write).await,
+            Some((user, agent)) => {
+                let binding = users::Binding {
+                    user,
+                    user_agent: agent.as_deref(),
+                };
+                users::commit_bound(&*store, &sealer.core, &sealer.lifetime, write, binding).await
+            }
+        }
+        .map_err(errors::store_error)?;
         Ok(done == Committed::Saved)
     })
 }
@@ -200,7 +210,9 @@ macro_rules! store_methods {
             }
 
             /// Saves a session without losing concurrent changes; False if it ended meanwhile.
-            #[pyo3(name = "_commit", signature = (sealer, id, created, now, data, base, base_data))]
+            /// With `user_id`, the session's entry in that user's index is written at the same
+            /// time.
+            #[pyo3(name = "_commit", signature = (sealer, id, created, now, data, base, base_data, user_id = None, user_agent = None))]
             #[allow(clippy::too_many_arguments)]
             fn commit<'py>(
                 &self,
@@ -212,6 +224,8 @@ macro_rules! store_methods {
                 data: Vec<u8>,
                 base: Option<Vec<u8>>,
                 base_data: Option<Vec<u8>>,
+                user_id: Option<&Bound<'py, PyAny>>,
+                user_agent: Option<String>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let save = Save {
                     id: parse_id(id)?,
@@ -219,6 +233,7 @@ macro_rules! store_methods {
                     now,
                     data,
                     base: base.zip(base_data),
+                    user: user_id.map(py_users::user_key).transpose()?.map(|u| (u, user_agent)),
                 };
                 commit(py, &self.inner, sealer, save)
             }

@@ -73,6 +73,7 @@ test: build ## Rust tests, clippy, then pytest (PYTEST_ARGS=... passes options o
 
 bench: build ## compare with other session middlewares (BENCH_ARGS=--quick for a smoke run)
 	$(VENV_PY) benches/bench_middleware.py $(BENCH_ARGS)
+	$(VENV_PY) benches/bench_bound.py $(if $(findstring --quick,$(BENCH_ARGS)),--rounds 1 --writes 20)
 
 lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy
 	$(VENV)/bin/ruff check

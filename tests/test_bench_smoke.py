@@ -53,3 +53,13 @@ def test_bench_http_mode_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "Over HTTP" in out
     assert "HTTP read (server CPU): scsession-redis overhead / starsessions-redis overhead" in out
+
+
+def test_bound_session_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("bench_bound", BENCH.parent / "bench_bound.py")
+    assert spec is not None and spec.loader is not None
+    bench: Any = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--rounds", "1", "--writes", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "| memory |" in out and "| redis |" in out

@@ -148,3 +148,27 @@ def test_screenshot_of_the_cart(
     page.get_by_role("button", name="Save").click()
     page.goto("/cart")
     screenshot(page, "cart-dark")
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_sign_out_other_devices(store: str, open_shop: OpenShop, new_page: NewPage) -> None:
+    shop = open_shop(store)
+    laptop, phone = new_page(shop), new_page(shop)  # two browser contexts: two devices
+    for device in (phone, laptop):
+        device.goto("/signin")
+        sign_in(device)
+        expect(device).to_have_url(f"{shop}/members")
+    devices = laptop.locator("#devices tr:has(td)")
+    expect(devices.filter(has_text="(this device)")).to_have_count(1)
+    assert devices.count() >= 2  # the phone too (and any earlier test's sessions of alice)
+
+    laptop.get_by_role("button", name="Sign out other devices").click()
+    expect(laptop.get_by_role("status")).to_have_text(re.compile(r"^Signed out \d+ other device"))
+    expect(devices).to_have_count(1)
+    expect(devices).to_contain_text("(this device)")
+
+    # The phone finds itself signed out at its next request.
+    phone.goto("/members")
+    expect(phone).to_have_url(f"{shop}/signin")
+    laptop.reload()
+    expect(laptop).to_have_url(f"{shop}/members")

@@ -435,7 +435,7 @@ impl MemoryStore {
         ttl_seconds: u64,
         user_agent: Option<String>,
     ) -> PyResult<()> {
-        let b = users::Binding::new(user_id, id, created, now, ttl_seconds, user_agent)?;
+        let b = users::NewEntry::new(user_id, id, created, now, ttl_seconds, user_agent)?;
         CoreMemoryStore::run_now(core_store::users::bind(
             &self.inner,
             &b.user,

@@ -14,7 +14,7 @@ use scsession_core::SessionId;
 
 use crate::errors;
 use crate::runtime::awaitable;
-use crate::users::{self as py_users, Binding};
+use crate::users::{self as py_users, NewEntry};
 use crate::{parse_id, Sealer};
 
 fn timeouts(connect_timeout: f64, timeout: f64) -> PyResult<Timeouts> {
@@ -123,7 +123,7 @@ fn commit<'py, S: SessionStore + 'static>(
 fn bind<'py, S: SessionStore + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
-    binding: Binding,
+    binding: NewEntry,
 ) -> PyResult<Bound<'py, PyAny>> {
     let store = Arc::clone(store);
     awaitable(py, async move {
@@ -251,7 +251,7 @@ macro_rules! store_methods {
                 ttl_seconds: u64,
                 user_agent: Option<String>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                let binding = Binding::new(user_id, id, created, now, ttl_seconds, user_agent)?;
+                let binding = NewEntry::new(user_id, id, created, now, ttl_seconds, user_agent)?;
                 bind(py, &self.inner, binding)
             }
 

@@ -35,13 +35,13 @@ pub fn unix_now() -> u64 {
 }
 
 /// What `_bind` records: the entry of session `id`, written at `now`, living `ttl_seconds`.
-pub struct Binding {
+pub struct NewEntry {
     pub user: UserKey,
     pub entry: users::UserSession,
     pub now: u64,
 }
 
-impl Binding {
+impl NewEntry {
     pub fn new(
         user_id: &Bound<'_, PyAny>,
         id: &str,
@@ -50,15 +50,10 @@ impl Binding {
         ttl_seconds: u64,
         user_agent: Option<String>,
     ) -> PyResult<Self> {
+        let id = parse_id(id)?;
         Ok(Self {
             user: user_key(user_id)?,
-            entry: users::UserSession {
-                id: parse_id(id)?,
-                created,
-                last_seen: now,
-                expires_at: now.saturating_add(ttl_seconds),
-                user_agent,
-            },
+            entry: users::UserSession::written(id, created, now, ttl_seconds, user_agent),
             now,
         })
     }

@@ -83,6 +83,25 @@ pub struct UserSession {
 const FIXED_LEN: usize = 3 * 8 + 1;
 
 impl UserSession {
+    /// The entry of session `id`, created at `created`, written at `now` and kept for
+    /// `ttl_seconds` from then (the time to live its record was written with).
+    #[must_use]
+    pub fn written(
+        id: SessionId,
+        created: u64,
+        now: u64,
+        ttl_seconds: u64,
+        user_agent: Option<String>,
+    ) -> Self {
+        Self {
+            id,
+            created,
+            last_seen: now,
+            expires_at: now.saturating_add(ttl_seconds),
+            user_agent,
+        }
+    }
+
     /// The first [`ID_PREFIX_LEN`] characters of the id: enough to tell a user's sessions apart
     /// on a page, not a usable id.
     #[must_use]
@@ -167,15 +186,13 @@ pub async fn commit_bound<S: SessionStore + ?Sized>(
     write: Commit<'_>,
     binding: Binding<'_>,
 ) -> Result<Committed, StoreError> {
-    let entry = UserSession {
-        id: write.id,
-        created: write.created,
-        last_seen: write.now,
-        expires_at: write
-            .now
-            .saturating_add(lifetime.store_ttl(write.created, write.now)),
-        user_agent: binding.user_agent.map(str::to_owned),
-    };
+    let entry = UserSession::written(
+        write.id,
+        write.created,
+        write.now,
+        lifetime.store_ttl(write.created, write.now),
+        binding.user_agent.map(str::to_owned),
+    );
     let (saved, indexed) = join(
         commit(store, sealer, lifetime, write),
         bind(store, binding.user, &entry, write.now),

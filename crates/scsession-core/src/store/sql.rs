@@ -285,8 +285,17 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The whole second from which a row written now with `ttl` counts as expired (rows are live
+/// while `expires_at > unix_now()`). Rounded up, so that a row lives at least `ttl`: rounded
+/// down, a row written late in a second could expire up to a second early (a 1-second ttl
+/// almost at once). A zero `ttl` is expired at once.
 fn expires_at(ttl: Duration) -> i64 {
-    unix_now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
+    let end = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_add(ttl);
+    let round_up = !ttl.is_zero() && end.subsec_nanos() > 0;
+    i64::try_from(end.as_secs() + u64::from(round_up)).unwrap_or(i64::MAX)
 }
 
 impl SqlStore {

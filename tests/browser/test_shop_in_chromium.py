@@ -151,7 +151,12 @@ def test_screenshot_of_the_cart(
 
 
 @pytest.mark.parametrize("store", ["memory", "redis"])
-def test_sign_out_other_devices(store: str, open_shop: OpenShop, new_page: NewPage) -> None:
+def test_sign_out_other_devices(
+    store: str,
+    open_shop: OpenShop,
+    new_page: NewPage,
+    screenshot: Callable[[Page, str], Path],
+) -> None:
     shop = open_shop(store)
     laptop, phone = new_page(shop), new_page(shop)  # two browser contexts: two devices
     for device in (phone, laptop):
@@ -161,6 +166,7 @@ def test_sign_out_other_devices(store: str, open_shop: OpenShop, new_page: NewPa
     devices = laptop.locator("#devices tr:has(td)")
     expect(devices.filter(has_text="(this device)")).to_have_count(1)
     assert devices.count() >= 2  # the phone too (and any earlier test's sessions of alice)
+    screenshot(laptop, f"devices-{store}")
 
     laptop.get_by_role("button", name="Sign out other devices").click()
     expect(laptop.get_by_role("status")).to_have_text(re.compile(r"^Signed out \d+ other device"))

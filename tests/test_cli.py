@@ -642,3 +642,18 @@ def test_stats_errors_say_why_with_exit_codes(args: list[str], code: int, says: 
     assert says in result.stderr
     assert "hunter2" not in result.stderr
     assert result.stdout == ""
+
+
+def test_the_installed_scsession_script_is_the_same_command() -> None:
+    script = Path(sys.executable).parent / "scsession"  # [project.scripts] in pyproject.toml
+    assert script.exists(), f"{script} was not installed"
+    result = subprocess.run(
+        [str(script), "keygen"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}\n", result.stdout)
+    usage = subprocess.run(
+        [str(script), "stats", "ftp://x"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert usage.returncode == 2
+    assert "is not a store URL scsession knows" in usage.stderr

@@ -173,6 +173,11 @@ class _NetworkStore:
     def delete(self, id: str) -> Awaitable[None]:
         """Removes ``id``; no error if it is not there."""
 
+    def count(self) -> Awaitable[int]:
+        """Resolves to how many live sessions the store holds, for tools, not requests: a SCAN
+        of every key (Redis), about as many as the LRU crawler lists (Memcached), a ``COUNT``
+        (SQL)."""
+
     def _commit(
         self,
         sealer: Sealer,
@@ -222,8 +227,6 @@ class RedisStore(_NetworkStore):
         timeout: float = 5.0,
         tls_ca_file: str | os.PathLike[str] | None = None,
     ) -> RedisStore: ...
-    def count(self) -> Awaitable[int]:
-        """Resolves to the number of sessions (a SCAN of every key: for tools, not requests)."""
 
 @final
 class MemcachedStore(_NetworkStore):
@@ -237,8 +240,6 @@ class MemcachedStore(_NetworkStore):
         connect_timeout: float = 2.0,
         timeout: float = 5.0,
     ) -> MemcachedStore: ...
-    def count(self) -> Awaitable[int]:
-        """Resolves to about how many sessions memcached holds (listed by its LRU crawler)."""
 
 @final
 class SQLStore(_NetworkStore):
@@ -254,9 +255,6 @@ class SQLStore(_NetworkStore):
     ) -> SQLStore: ...
     def purge_expired(self) -> Awaitable[int]:
         """Deletes expired sessions; resolves to how many."""
-
-    def count(self) -> Awaitable[int]:
-        """Resolves to the number of live sessions."""
 
     def stats(self) -> Awaitable[tuple[int, int, int]]:
         """Resolves to ``(live, expired, table_bytes)``: rows of live and of expired sessions,

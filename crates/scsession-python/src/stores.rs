@@ -286,6 +286,14 @@ macro_rules! store_methods {
                 invalidate_user(py, &self.inner, user_id, except_id)
             }
 
+            /// Resolves to how many live sessions the store holds, for tools, not requests: a
+            /// SCAN of every key (Redis), about as many as the LRU crawler lists (Memcached),
+            /// a `COUNT` (SQL).
+            fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                let store = Arc::clone(&self.inner);
+                awaitable(py, async move { store.count().await.map_err(errors::store_error) })
+            }
+
             fn __repr__(&self) -> String {
                 format!("{}('{}')", $name, self.name)
             }
@@ -319,12 +327,6 @@ store_methods!(RedisStore as "RedisStore" {
             .map_err(errors::config_error)?;
         Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
     }
-
-    /// Resolves to the number of sessions (a SCAN over every key; for tools, not requests).
-    fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let store = Arc::clone(&self.inner);
-        awaitable(py, async move { store.count().await.map_err(errors::store_error) })
-    }
 });
 
 /// Sessions in Memcached.
@@ -341,12 +343,6 @@ store_methods!(MemcachedStore as "MemcachedStore" {
         let inner = CoreMemcached::new(url, prefix, timeouts(connect_timeout, timeout)?)
             .map_err(errors::config_error)?;
         Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
-    }
-
-    /// Resolves to about how many sessions memcached holds (listed by its LRU crawler).
-    fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let store = Arc::clone(&self.inner);
-        awaitable(py, async move { store.count().await.map_err(errors::store_error) })
     }
 });
 
@@ -371,12 +367,6 @@ store_methods!(SqlStore as "SQLStore" {
     fn purge_expired<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let store = Arc::clone(&self.inner);
         awaitable(py, async move { store.purge_expired().await.map_err(errors::store_error) })
-    }
-
-    /// Resolves to the number of live sessions.
-    fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let store = Arc::clone(&self.inner);
-        awaitable(py, async move { store.count().await.map_err(errors::store_error) })
     }
 
     /// Resolves to `(live, expired, table_bytes)`: rows of live and of expired sessions, and the

@@ -247,3 +247,20 @@ class SpyStore:
     async def delete(self, id: str) -> None:
         self.calls.append(("delete", id))
         await self.inner.delete(id)
+
+
+class DictStore:
+    """The smallest store the contract allows: three async methods, no update()."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, bytes] = {}
+
+    async def load(self, id: str) -> bytes | None:
+        return self.records.get(id)
+
+    async def save(self, id: str, data: bytes, ttl_seconds: int) -> None:
+        assert isinstance(data, bytes) and ttl_seconds > 0
+        self.records[id] = data
+
+    async def delete(self, id: str) -> None:
+        self.records.pop(id, None)

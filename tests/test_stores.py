@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from scsession import MemoryStore
 
-from .support import HTTPS, KEY, cookie_header, make_app, the_set_cookie
+from .support import HTTPS, KEY, DictStore, cookie_header, make_app, the_set_cookie
 
 # Session ids as the middleware makes them: 16 bytes, 22 base64url characters.
 ID1, ID2, ID3 = "a" * 21 + "A", "b" * 21 + "A", "c" * 21 + "A"
@@ -54,23 +54,6 @@ def test_memory_store_entries_expire_after_their_ttl() -> None:
         return await store.load(ID1), await store.load(ID2)
 
     assert run(load) == (None, b"y")
-
-
-class DictStore:
-    """The smallest store the contract allows: three async methods, no update()."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, bytes] = {}
-
-    async def load(self, id: str) -> bytes | None:
-        return self.records.get(id)
-
-    async def save(self, id: str, data: bytes, ttl_seconds: int) -> None:
-        assert isinstance(data, bytes) and ttl_seconds > 0
-        self.records[id] = data
-
-    async def delete(self, id: str) -> None:
-        self.records.pop(id, None)
 
 
 def test_a_minimal_custom_store_runs_the_story() -> None:

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from scsession import MemoryStore
 from scsession.testing import Browser
 
-from .support import HTTPS, Clock, make_app
+from .support import HTTPS, Clock, DictStore, make_app
 
 
 async def bind(request: Request) -> Response:
@@ -42,26 +42,10 @@ def test_bind_user_needs_a_server_side_store() -> None:
     assert "store=RedisStore(url)" in answer["message"]
 
 
-class PlainStore:
-    """A store with only the three protocol methods: no per-user index."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, bytes] = {}
-
-    async def load(self, id: str) -> bytes | None:
-        return self.records.get(id)
-
-    async def save(self, id: str, data: bytes, ttl_seconds: int) -> None:
-        self.records[id] = data
-
-    async def delete(self, id: str) -> None:
-        self.records.pop(id, None)
-
-
 def test_bind_user_with_a_store_that_has_no_index_says_so() -> None:
-    answer = client_for(PlainStore()).post("/bind", json={"user": "ada"}).json()
+    answer = client_for(DictStore()).post("/bind", json={"user": "ada"}).json()
     assert answer["error"] == "TypeError"
-    assert "PlainStore keeps no per-user index" in answer["message"]
+    assert "DictStore keeps no per-user index" in answer["message"]
 
 
 @pytest.mark.parametrize(

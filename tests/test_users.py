@@ -66,10 +66,16 @@ def test_the_store_refuses_bad_user_ids_too() -> None:
 
 
 def test_the_binding_is_part_of_the_session() -> None:
-    client = client_for(MemoryStore())
+    store = MemoryStore()
+    client = client_for(store)
     answer = client.post("/bind", json={"user": 42}, headers={"user-agent": "Firefox"}).json()
     assert answer["bound"] == "42"
     assert answer["session"]["_bound_user"] == {"id": "42", "user_agent": "Firefox"}
+    long_agent = "Mozilla/5.0 " + "x" * 2000
+    answer = client.post("/bind", json={"user": 42}, headers={"user-agent": long_agent}).json()
+    assert answer["session"]["_bound_user"]["user_agent"] == long_agent[:512]
+    (entry,) = asyncio.run(store.sessions_for_user(42))
+    assert entry.user_agent == long_agent[:512]
 
 
 def test_each_write_of_a_bound_session_moves_its_last_seen(clock: Clock) -> None:

@@ -20,6 +20,8 @@ __all__ = ["Flash", "Session"]
 FLASHES_KEY = "_flashes"
 #: Where :meth:`Session.bind_user` records the user: ``{"id": str, "user_agent": str | None}``.
 BOUND_USER_KEY = "_bound_user"
+#: The most of a user agent kept (characters; the index keeps at most 512 bytes of it).
+MAX_USER_AGENT = 512
 #: The placeholder a not-yet-loaded session holds in its dict storage (see the module doc).
 UNLOADED = "__scsession_not_loaded__"
 
@@ -175,8 +177,8 @@ class Session(dict[str, Any]):
         ``await store.invalidate_user(user_id)`` can end it (log out everywhere).
 
         Call it at sign-in, after :meth:`regenerate`. ``user_agent`` is what the listing shows
-        for this session (e.g. ``request.headers.get("user-agent")``); nothing is recorded
-        unless you pass it. The binding is part of the session: it survives
+        for this session (e.g. ``request.headers.get("user-agent")``, cut to 512 characters);
+        nothing is recorded unless you pass it. The binding is part of the session: it survives
         :meth:`regenerate` and ends with :meth:`invalidate`. Needs a server-side store.
         """
         self._load()
@@ -196,7 +198,10 @@ class Session(dict[str, Any]):
             raise TypeError(f"a user id must be a str or an int, not {type(user_id).__name__}")
         if user_id == "":
             raise ValueError("a user id must not be empty")
-        self[BOUND_USER_KEY] = {"id": str(user_id), "user_agent": user_agent}
+        if user_agent is not None and not isinstance(user_agent, str):
+            raise TypeError(f"user_agent must be a str or None, not {type(user_agent).__name__}")
+        agent = None if user_agent is None else user_agent[:MAX_USER_AGENT]
+        self[BOUND_USER_KEY] = {"id": str(user_id), "user_agent": agent}
 
     @property
     def bound_user(self) -> str | None:

@@ -143,6 +143,21 @@ def test_expired_when_the_server_sees_an_outlived_session(
     assert recorder.take() == [("expired", sid, None, set(), "/view")]
 
 
+def test_a_store_notices_an_expired_session_even_when_the_handler_does_not_look(
+    make_client: Callable[..., TestClient], recorder: Recorder, clock: Clock, mode: str
+) -> None:
+    client = make_client(on_event=recorder, max_age=100)
+    client.post("/update", json={"a": 1})
+    sid = session_id(client)
+    cookie = the_set_cookie(client.post("/update", json={"a": 2})).value
+    recorder.take()
+    clock.advance(101)
+    client.get("/untouched", headers=cookie_header(cookie))
+    # A store loads the record before the handler; a cookie is only opened if the session is used.
+    expected = [] if mode == "cookie" else [("expired", sid, None, set(), "/untouched")]
+    assert recorder.take() == expected
+
+
 def test_a_foreign_or_tampered_cookie_is_no_expiry(client: TestClient, recorder: Recorder) -> None:
     client.get("/view", headers=cookie_header("not-a-session-cookie"))
     assert recorder.take() == []

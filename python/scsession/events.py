@@ -36,7 +36,9 @@ class SessionEvent:
       :meth:`Session.invalidate` or by emptying it.
     - ``"expired"``: the request brought a session that had outlived ``max_age`` or
       ``idle_timeout``. Only what the server sees: browsers usually drop the cookie at the same
-      moment, and stores forget records on their own, so most sessions expire unnoticed.
+      moment, and stores forget records on their own, so most sessions expire unnoticed. With a
+      store it comes once the response is done; with cookie sessions, only if the handler used
+      the session.
 
     ``scope`` is the request's ASGI scope (``starlette.requests.Request(event.scope)`` gives a
     request object: client address, headers, path).

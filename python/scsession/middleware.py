@@ -121,6 +121,7 @@ class SCsessionMiddleware:
         # and each call costs ~0.1 µs. Only _loader and _source are set; _load fills the rest.
         session = _new_dict(Session)
         _set_item(session, UNLOADED, True)
+        expired = None  # store mode, with a hook: an expired record this request brought
         if self.store is None:
             session._loader = self._cookie_loader
             # The headers, not the scope: scope -> session -> scope would be a reference
@@ -132,7 +133,7 @@ class SCsessionMiddleware:
             # the handler touches it.
             session._loader = _staged
             session._store = self.store
-            session._source = await self._fetch_record(scope, session)
+            session._source, expired = await self._fetch_record(scope, session)
         scope["session"] = session
 
         # Plain functions returning send's awaitable: no extra coroutine per message.
@@ -154,6 +155,9 @@ class SCsessionMiddleware:
                 return send(message)  # type: ignore[no-any-return]
 
         await self.app(scope, receive, send_wrapper)
+        if expired is not None:
+            assert self._on_event is not None  # only looked for with a hook
+            await emit(self._on_event, [SessionEvent("expired", expired, scope)])
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -172,15 +176,19 @@ class SCsessionMiddleware:
         name = self._cookie_prefix.encode("latin-1")
         return any(key == b"cookie" and name in value for key, value in headers)
 
-    async def _fetch_record(self, scope: Scope, session: Session) -> Opened | None:
+    async def _fetch_record(
+        self, scope: Scope, session: Session
+    ) -> tuple[Opened | None, str | None]:
         """The opened record of the first cookie whose MAC verifies and whose record opens
-        (the record itself goes to ``session._stored``)."""
+        (the record itself goes to ``session._stored``), and, with an event hook, the id of a
+        record that opened but had expired (for an ``expired`` event after the response)."""
         assert self.store is not None  # only called with a store
         now = _clock.now()
         headers = scope.get("headers", ())
         session_ids = self._sealer.session_ids(headers)
         if not session_ids and logger.isEnabledFor(logging.DEBUG) and self._has_cookie(headers):
             logger.debug("scsession: the session cookie failed its MAC check; ignored")
+        expired = None
         for session_id in session_ids:
             blob = await self.store.load(session_id)
             if blob is None:
@@ -189,10 +197,10 @@ class SCsessionMiddleware:
             if opened is not None:
                 session._stored = blob
                 session._loaded_user = _bound_user_id(opened[3])
-                return (session_id, *opened)
+                return (session_id, *opened), expired
             if self._on_event is not None and self._sealer.expired_record(session_id, blob, now):
-                await emit(self._on_event, [SessionEvent("expired", session_id, scope)])
-        return None
+                expired = session_id
+        return None, expired
 
     # -- saving ----------------------------------------------------------------------------------
 

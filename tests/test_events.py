@@ -129,15 +129,22 @@ def test_emptying_a_session_ends_it(client: TestClient, recorder: Recorder) -> N
     assert recorder.take() == [("invalidated", sid, None, set(), "/clear")]
 
 
-def test_expired_when_the_server_sees_an_outlived_session(
-    make_client: Callable[..., TestClient], recorder: Recorder, clock: Clock
-) -> None:
-    client = make_client(on_event=recorder, max_age=100)
+def outlived_session(client: TestClient, recorder: Recorder, clock: Clock) -> tuple[str, str]:
+    """A session of `client` (made with max_age=100), and its cookie, 101 s later: the id and
+    the cookie value. Its events so far are taken from `recorder`."""
     client.post("/update", json={"a": 1})
     sid = session_id(client)
     cookie = the_set_cookie(client.post("/update", json={"a": 2})).value
     recorder.take()
     clock.advance(101)
+    return sid, cookie
+
+
+def test_expired_when_the_server_sees_an_outlived_session(
+    make_client: Callable[..., TestClient], recorder: Recorder, clock: Clock
+) -> None:
+    client = make_client(on_event=recorder, max_age=100)
+    sid, cookie = outlived_session(client, recorder, clock)
     # Sent again by hand: a browser would have dropped the cookie at its Max-Age.
     assert client.get("/view", headers=cookie_header(cookie)).json() == {"session": {}}
     assert recorder.take() == [("expired", sid, None, set(), "/view")]
@@ -147,11 +154,7 @@ def test_a_store_notices_an_expired_session_even_when_the_handler_does_not_look(
     make_client: Callable[..., TestClient], recorder: Recorder, clock: Clock, mode: str
 ) -> None:
     client = make_client(on_event=recorder, max_age=100)
-    client.post("/update", json={"a": 1})
-    sid = session_id(client)
-    cookie = the_set_cookie(client.post("/update", json={"a": 2})).value
-    recorder.take()
-    clock.advance(101)
+    sid, cookie = outlived_session(client, recorder, clock)
     client.get("/untouched", headers=cookie_header(cookie))
     # A store loads the record before the handler; a cookie is only opened if the session is used.
     expected = [] if mode == "cookie" else [("expired", sid, None, set(), "/untouched")]

@@ -401,19 +401,16 @@ impl MemoryStore {
             base: base.zip(base_data),
         };
         let user = user_id.map(users::user_key).transpose()?;
-        let done = match &user {
-            None => self.inner.commit_now(&sealer.core, &sealer.lifetime, write),
-            Some(user) => {
-                let binding = core_store::users::Binding { user, user_agent };
-                CoreMemoryStore::run_now(core_store::users::commit_bound(
-                    &self.inner,
-                    &sealer.core,
-                    &sealer.lifetime,
-                    write,
-                    binding,
-                ))
-            }
-        }
+        let binding = user
+            .as_ref()
+            .map(|user| core_store::users::Binding { user, user_agent });
+        let done = CoreMemoryStore::run_now(core_store::users::commit_bound(
+            &self.inner,
+            &sealer.core,
+            &sealer.lifetime,
+            write,
+            binding,
+        ))
         .map_err(errors::store_error)?;
         Ok(done == Committed::Saved)
     }

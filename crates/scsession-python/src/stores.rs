@@ -105,17 +105,13 @@ fn commit<'py, S: SessionStore + 'static>(
                 .as_ref()
                 .map(|(b, d)| (b.as_slice(), d.as_slice())),
         };
-        let done = match &save.user {
-            None => store::commit(&*store, &sealer.core, &sealer.lifetime, write).await,
-            Some((user, agent)) => {
-                let binding = users::Binding {
-                    user,
-                    user_agent: agent.as_deref(),
-                };
-                users::commit_bound(&*store, &sealer.core, &sealer.lifetime, write, binding).await
-            }
-        }
-        .map_err(errors::store_error)?;
+        let binding = save.user.as_ref().map(|(user, agent)| users::Binding {
+            user,
+            user_agent: agent.as_deref(),
+        });
+        let done = users::commit_bound(&*store, &sealer.core, &sealer.lifetime, write, binding)
+            .await
+            .map_err(errors::store_error)?;
         Ok(done == Committed::Saved)
     })
 }

@@ -176,16 +176,20 @@ pub struct Binding<'a> {
     pub user_agent: Option<&'a str>,
 }
 
-/// [`commit`] of a session bound to a user, and its entry in the user's index, both at once:
-/// the two writes go out together, so the save waits for one round trip, not two. If the save
-/// finds the session ended meanwhile, the entry is removed again.
+/// [`commit`] of a session and, when it is bound to a user, its entry in the user's index, both
+/// at once: the two writes go out together, so the save waits for one round trip, not two. If
+/// the save finds the session ended meanwhile, the entry is removed again. Without a binding
+/// this is exactly [`commit`].
 pub async fn commit_bound<S: SessionStore + ?Sized>(
     store: &S,
     sealer: &Sealer,
     lifetime: &Lifetime,
     write: Commit<'_>,
-    binding: Binding<'_>,
+    binding: Option<Binding<'_>>,
 ) -> Result<Committed, StoreError> {
+    let Some(binding) = binding else {
+        return commit(store, sealer, lifetime, write).await;
+    };
     let entry = UserSession::written(
         write.id,
         write.created,
@@ -362,7 +366,7 @@ mod tests {
             data: &data,
             base: None,
         };
-        let saved = MemoryStore::run_now(commit_bound(&store, &sealer, &life, new, binding));
+        let saved = MemoryStore::run_now(commit_bound(&store, &sealer, &life, new, Some(binding)));
         assert_eq!(saved, Ok(Committed::Saved));
         let listed = MemoryStore::run_now(sessions_for_user(&store, &user)).unwrap();
         assert_eq!((listed[0].id, listed[0].expires_at), (id, 1000 + 3600));
@@ -377,7 +381,7 @@ mod tests {
             data: &data,
             base: Some((&blob, &data)),
         };
-        let saved = MemoryStore::run_now(commit_bound(&store, &sealer, &life, late, binding));
+        let saved = MemoryStore::run_now(commit_bound(&store, &sealer, &life, late, Some(binding)));
         assert_eq!(saved, Ok(Committed::Gone));
         assert!(
             store.index_list_now(&user).is_empty(),

@@ -21,6 +21,7 @@ const INFO_COOKIE: &[u8] = b"scsession/v1/cookie";
 const INFO_RECORD: &[u8] = b"scsession/v1/record";
 const INFO_ID_MAC: &[u8] = b"scsession/v1/id-mac";
 const INFO_KEY_ID: &[u8] = b"scsession/v1/key-id";
+const INFO_USER_INDEX: &[u8] = b"scsession/v1/user-index";
 
 /// Why a list of secrets was refused. Messages never contain key material.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +47,7 @@ pub(crate) struct KeySet {
     cookie: [u8; 32],
     record: [u8; 32],
     mac: [u8; 32],
+    index: [u8; 32],
     id: [u8; 4],
 }
 
@@ -56,6 +58,7 @@ impl KeySet {
             cookie: [0; 32],
             record: [0; 32],
             mac: [0; 32],
+            index: [0; 32],
             id: [0; 4],
         };
         // Lengths far below the HKDF-SHA256 limit (255 * 32 bytes): expand cannot fail.
@@ -63,6 +66,7 @@ impl KeySet {
             (INFO_COOKIE, &mut set.cookie[..]),
             (INFO_RECORD, &mut set.record[..]),
             (INFO_ID_MAC, &mut set.mac[..]),
+            (INFO_USER_INDEX, &mut set.index[..]),
             (INFO_KEY_ID, &mut set.id[..]),
         ] {
             if hk.expand(info, out).is_err() {
@@ -87,6 +91,12 @@ impl KeySet {
         &self.mac
     }
 
+    /// Key for the per-user index's user keys (HMAC-SHA256 of the app's user id), so that a
+    /// store's index does not reveal which user ids it holds.
+    pub(crate) fn index_key(&self) -> &[u8; 32] {
+        &self.index
+    }
+
     /// The 4-byte id written in front of everything this set seals.
     pub(crate) fn key_id(&self) -> [u8; 4] {
         self.id
@@ -98,6 +108,7 @@ impl Drop for KeySet {
         self.cookie.zeroize();
         self.record.zeroize();
         self.mac.zeroize();
+        self.index.zeroize();
         self.id.zeroize();
     }
 }

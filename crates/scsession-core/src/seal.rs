@@ -58,6 +58,11 @@ const ID_MAC_AD: &[u8] = b"scsession/id";
 const ID_TAG_LEN: usize = 16;
 /// Length of a signed id cookie value: base64url of 32 bytes.
 pub const SIGNED_ID_LEN: usize = 43;
+/// The most session ids of one request that are tried against the store (browsers send a name
+/// twice at most for cookies of different paths; more copies are an attack or a mistake).
+pub const MAX_ID_CANDIDATES: usize = 2;
+/// The most distinct values of the session cookie looked at in one request.
+pub const MAX_COOKIE_VALUES: usize = 16;
 
 /// Largest raw (decoded) cookie: base64 of [`MAX_COOKIE_LEN`] characters.
 const MAX_RAW_COOKIE: usize = MAX_COOKIE_LEN / 4 * 3 + 3;
@@ -407,6 +412,37 @@ impl Sealer {
         Ok(self.verify_id_checked(value)?)
     }
 
+    /// The ids worth loading from a request's `Cookie` headers: the values of our cookie whose
+    /// MAC verifies, in the order sent, each once, and at most [`MAX_ID_CANDIDATES`] of them.
+    /// At most [`MAX_COOKIE_VALUES`] distinct values are looked at, so a header stuffed with
+    /// copies of a cookie costs a few MACs and at most two store reads.
+    pub fn session_ids<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Vec<SessionId> {
+        let name = self.cookie_name();
+        let mut seen: Vec<&[u8]> = Vec::new();
+        let mut ids = Vec::new();
+        for value in cookie_headers
+            .into_iter()
+            .flat_map(|header| crate::cookie::values(header, name))
+        {
+            if ids.len() == MAX_ID_CANDIDATES || seen.len() == MAX_COOKIE_VALUES {
+                break;
+            }
+            if seen.contains(&value) {
+                continue;
+            }
+            seen.push(value);
+            if let Ok(id) = self.verify_id(value) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
+    }
+
     /// [`verify_id`](Sealer::verify_id), saying which check failed (for
     /// [`inspect_cookie`](Sealer::inspect_cookie) only).
     pub(crate) fn verify_id_checked(&self, value: &[u8]) -> Result<SessionId, Failure> {
@@ -690,6 +726,37 @@ mod tests {
             Sealer::new(ring(&[[1; 32]]), "other").open_record(&record().id, &blob),
             Ok(record())
         );
+    }
+
+    #[test]
+    fn a_request_yields_at_most_two_distinct_session_ids() {
+        let s = sealer();
+        let ids: Vec<SessionId> = (0..4).map(|_| SessionId::random()).collect();
+        let signed: Vec<String> = ids.iter().map(|id| s.sign_id(id)).collect();
+        // 150 copies of one signed id: one candidate.
+        let stuffed = vec![format!("session={}", signed[0]); 150].join("; ");
+        assert_eq!(s.session_ids([stuffed.as_bytes()]), [ids[0]]);
+        // Many valid ids (e.g. old, signed-out ones): the first two only.
+        let header = format!(
+            "session=junk; session={}; session={}; session={}",
+            signed[1], signed[0], signed[2]
+        );
+        assert_eq!(s.session_ids([header.as_bytes()]), [ids[1], ids[0]]);
+        // Spread over several headers, in order.
+        let (a, b) = (
+            format!("session={}", signed[3]),
+            format!("session={}", signed[2]),
+        );
+        assert_eq!(
+            s.session_ids([a.as_bytes(), b.as_bytes()]),
+            [ids[3], ids[2]]
+        );
+        // Past MAX_COOKIE_VALUES distinct values, nothing more is looked at.
+        let mut junk: Vec<String> = (0..MAX_COOKIE_VALUES)
+            .map(|i| format!("session=x{i}"))
+            .collect();
+        junk.push(format!("session={}", signed[0]));
+        assert!(s.session_ids([junk.join("; ").as_bytes()]).is_empty());
     }
 
     #[test]

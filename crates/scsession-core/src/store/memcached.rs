@@ -268,6 +268,10 @@ fn expiry(ttl: Duration) -> u64 {
 }
 
 impl SessionStore for MemcachedStore {
+    async fn pause(&self, delay: Duration) {
+        tokio::time::sleep(delay).await;
+    }
+
     async fn load(&self, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
         let key = self.key(id);
         let found = self

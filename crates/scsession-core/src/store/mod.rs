@@ -101,10 +101,10 @@ use std::time::Duration;
 use crate::id::SessionId;
 
 mod commit;
-pub use commit::{commit, Commit, Committed, MAX_ATTEMPTS};
+pub use commit::{commit, Commit, Committed, Op, Reply, Saving, Step, MAX_ATTEMPTS, TOMBSTONE};
 
 pub mod users;
-pub use users::{UserKey, UserSession};
+pub use users::{UserKey, UserKeys, UserSession};
 
 #[cfg(feature = "memory-store")]
 mod memory;
@@ -205,6 +205,14 @@ pub trait SessionStore: Send + Sync {
 
     /// Removes `id`. Not an error when it is missing or expired.
     fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Waits `delay` before a save tries again after another writer came first (see
+    /// [`commit`]). Stores shared between processes sleep on their runtime's timer; the default
+    /// returns at once, which suits a store that lives in one process.
+    fn pause(&self, delay: Duration) -> impl Future<Output = ()> + Send {
+        let _ = delay;
+        ready(())
+    }
 
     /// Per-user index ([`users`]): stores `entry` for session `id` in the index of `user`,
     /// replacing that session's earlier entry, and keeps the index for at least `ttl`. Entries

@@ -254,6 +254,10 @@ fn millis(ttl: Duration) -> u64 {
 }
 
 impl SessionStore for RedisStore {
+    async fn pause(&self, delay: Duration) {
+        tokio::time::sleep(delay).await;
+    }
+
     async fn load(&self, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
         let key = self.key(id);
         self.run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })

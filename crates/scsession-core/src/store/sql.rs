@@ -443,6 +443,10 @@ impl SqlStore {
 }
 
 impl SessionStore for SqlStore {
+    async fn pause(&self, delay: Duration) {
+        tokio::time::sleep(delay).await;
+    }
+
     async fn load(&self, id: &SessionId) -> Result<Option<Vec<u8>>, StoreError> {
         let (q, id, now) = (self.statements.load.query(), id.to_string(), unix_now());
         self.run(|pool| async move {
@@ -710,7 +714,10 @@ mod tests {
             let stats = store.stats().await.unwrap();
             assert_eq!((stats.live, stats.expired), (1, 1));
             assert!(stats.table_bytes >= 4096, "{stats:?}");
-            let user = UserKey::new("42").unwrap();
+            let ring = crate::KeyRing::new(&[[1u8; 32]]).unwrap();
+            let user = *super::super::users::UserKeys::new(&ring, "42")
+                .unwrap()
+                .primary();
             store.index_put(&user, &id, b"entry", minute).await.unwrap();
             store.index_put(&user, &id, b"again", minute).await.unwrap();
             let old = SessionId::random();

@@ -21,11 +21,13 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use super::{commit, Commit, Committed, SessionStore, StoreError};
 use crate::expiry::Lifetime;
 use crate::id::SessionId;
+use crate::keys::KeyRing;
 use crate::seal::Sealer;
 
 /// Longest user agent kept in an entry (bytes); longer ones are cut at a character boundary.
@@ -33,20 +35,20 @@ pub const MAX_USER_AGENT: usize = 512;
 /// How many characters of a session id [`UserSession::id_prefix`] shows.
 pub const ID_PREFIX_LEN: usize = 8;
 
-/// A user as the index knows them: the SHA-256 of the app's user id. Fixed length and safe in
-/// any key or column, whatever the id looks like; shown as 43 characters of base64url.
+/// A user as the index knows them under one secret: HMAC-SHA256 of the app's user id under a
+/// key derived from the secret. Fixed length and safe in any key or column, whatever the id looks
+/// like, and without the secret it does not tell which user it is (a plain hash of a numeric id
+/// reverses in moments). Shown as 43 characters of base64url.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UserKey([u8; 32]);
 
 impl UserKey {
-    /// The key of the app's user id `user_id` (any non-empty string).
-    pub fn new(user_id: &str) -> Result<Self, StoreError> {
-        if user_id.is_empty() {
-            return Err(StoreError::Backend(
-                "a user id must not be empty".to_owned(),
-            ));
-        }
-        Ok(Self(Sha256::digest(user_id.as_bytes()).into()))
+    fn derive(index_key: &[u8; 32], user_id: &str) -> Self {
+        let Ok(mut mac) = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(index_key) else {
+            unreachable!("HMAC takes keys of any length");
+        };
+        mac.update(user_id.as_bytes());
+        Self(mac.finalize().into_bytes().into())
     }
 }
 
@@ -59,6 +61,43 @@ impl fmt::Display for UserKey {
 impl fmt::Debug for UserKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "UserKey({self})")
+    }
+}
+
+/// A user's [`UserKey`] under each secret of a [`KeyRing`]: entries are written under the first
+/// (the sealing secret's) and read, listed and removed under all of them, so that rotating the
+/// secrets does not hide a session from [`sessions_for_user`] or [`invalidate_user`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserKeys(Vec<UserKey>);
+
+impl UserKeys {
+    /// The keys of the app's user id `user_id` (any non-empty string) under `keys`.
+    pub fn new(keys: &KeyRing, user_id: &str) -> Result<Self, StoreError> {
+        if user_id.is_empty() {
+            return Err(StoreError::Backend(
+                "a user id must not be empty".to_owned(),
+            ));
+        }
+        let mut derived: Vec<UserKey> = Vec::with_capacity(keys.len());
+        for set in keys.sets() {
+            let key = UserKey::derive(set.index_key(), user_id);
+            if !derived.contains(&key) {
+                derived.push(key);
+            }
+        }
+        Ok(Self(derived))
+    }
+
+    /// Where new entries are written: the key under the sealing secret.
+    #[must_use]
+    pub fn primary(&self) -> &UserKey {
+        &self.0[0]
+    }
+
+    /// Every key, the primary first.
+    #[must_use]
+    pub fn all(&self) -> &[UserKey] {
+        &self.0
     }
 }
 
@@ -171,7 +210,7 @@ pub async fn bind<S: SessionStore + ?Sized>(
 #[derive(Clone, Copy, Debug)]
 pub struct Binding<'a> {
     /// The user.
-    pub user: &'a UserKey,
+    pub user: &'a UserKeys,
     /// What the app gave as the session's user agent.
     pub user_agent: Option<&'a str>,
 }
@@ -199,7 +238,7 @@ pub async fn commit_bound<S: SessionStore + ?Sized>(
     );
     let (saved, indexed) = join(
         commit(store, sealer, lifetime, write),
-        bind(store, binding.user, &entry, write.now),
+        bind(store, binding.user.primary(), &entry, write.now),
     )
     .await;
     let saved = saved?;
@@ -239,13 +278,16 @@ async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
 /// Removes sessions `ids` from the index of `user` (their records are left alone).
 pub async fn unbind<S: SessionStore + ?Sized>(
     store: &S,
-    user: &UserKey,
+    user: &UserKeys,
     ids: &[SessionId],
 ) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
     }
-    store.index_remove(user, ids).await
+    for key in user.all() {
+        store.index_remove(key, ids).await?;
+    }
+    Ok(())
 }
 
 /// The live sessions of `user`, most recently seen first. A session is live while its record
@@ -253,7 +295,7 @@ pub async fn unbind<S: SessionStore + ?Sized>(
 /// are dropped from the index on the way.
 pub async fn sessions_for_user<S: SessionStore + ?Sized>(
     store: &S,
-    user: &UserKey,
+    user: &UserKeys,
 ) -> Result<Vec<UserSession>, StoreError> {
     let (entries, mut gone) = entries(store, user).await?;
     let mut live = Vec::with_capacity(entries.len());
@@ -277,7 +319,7 @@ pub async fn sessions_for_user<S: SessionStore + ?Sized>(
 /// may understate its session's expiry, and deleting a record that is gone does no harm.
 pub async fn invalidate_user<S: SessionStore + ?Sized>(
     store: &S,
-    user: &UserKey,
+    user: &UserKeys,
     except: Option<&SessionId>,
     now: u64,
 ) -> Result<usize, StoreError> {
@@ -296,17 +338,24 @@ pub async fn invalidate_user<S: SessionStore + ?Sized>(
     Ok(count)
 }
 
-/// The index of `user`: its entries, and the ids of entries that do not decode.
+/// The index of `user` under all its keys: its entries (one per session, the most recently
+/// written where a session is listed under two keys), and the ids of entries that do not decode.
 async fn entries<S: SessionStore + ?Sized>(
     store: &S,
-    user: &UserKey,
+    user: &UserKeys,
 ) -> Result<(Vec<UserSession>, Vec<SessionId>), StoreError> {
-    let mut entries = Vec::new();
+    let mut entries: Vec<UserSession> = Vec::new();
     let mut unreadable = Vec::new();
-    for (id, bytes) in store.index_list(user).await? {
-        match UserSession::decode(id, &bytes) {
-            Some(entry) => entries.push(entry),
-            None => unreadable.push(id),
+    for key in user.all() {
+        for (id, bytes) in store.index_list(key).await? {
+            match UserSession::decode(id, &bytes) {
+                Some(entry) => match entries.iter_mut().find(|e| e.id == id) {
+                    Some(seen) if seen.last_seen < entry.last_seen => *seen = entry,
+                    Some(_) => {}
+                    None => entries.push(entry),
+                },
+                None => unreadable.push(id),
+            }
         }
     }
     Ok((entries, unreadable))
@@ -316,6 +365,10 @@ async fn entries<S: SessionStore + ?Sized>(
 mod tests {
     use super::*;
     use crate::store::MemoryStore;
+
+    fn ring() -> KeyRing {
+        KeyRing::new(&[[7u8; 32]]).unwrap()
+    }
 
     fn entry(created: u64, last_seen: u64, agent: Option<&str>) -> UserSession {
         UserSession {
@@ -352,7 +405,7 @@ mod tests {
         let sealer = Sealer::new(KeyRing::new(&[[7u8; 32]]).unwrap(), "session");
         let life = Lifetime::new(Some(3600), None);
         let store = MemoryStore::new();
-        let user = UserKey::new("ada").unwrap();
+        let user = UserKeys::new(&ring(), "ada").unwrap();
         let binding = Binding {
             user: &user,
             user_agent: Some("Firefox"),
@@ -365,6 +418,7 @@ mod tests {
             now: 1000,
             data: &data,
             base: None,
+            previous: None,
         };
         let saved = MemoryStore::run_now(commit_bound(&store, &sealer, &life, new, Some(binding)));
         assert_eq!(saved, Ok(Committed::Saved));
@@ -380,28 +434,60 @@ mod tests {
             now: 1010,
             data: &data,
             base: Some((&blob, &data)),
+            previous: None,
         };
         let saved = MemoryStore::run_now(commit_bound(&store, &sealer, &life, late, Some(binding)));
         assert_eq!(saved, Ok(Committed::Gone));
         assert!(
-            store.index_list_now(&user).is_empty(),
+            store.index_list_now(user.primary()).is_empty(),
             "no entry for a session that ended"
         );
     }
 
     #[test]
-    fn user_keys_hash_the_id() {
-        let a = UserKey::new("42").unwrap();
-        assert_eq!(a, UserKey::new("42").unwrap());
-        assert_ne!(a, UserKey::new("43").unwrap());
-        assert_eq!(a.to_string().len(), 43);
-        assert!(UserKey::new("").is_err());
+    fn user_keys_are_keyed_by_the_secret() {
+        let a = UserKeys::new(&ring(), "42").unwrap();
+        assert_eq!(a, UserKeys::new(&ring(), "42").unwrap());
+        assert_ne!(a, UserKeys::new(&ring(), "43").unwrap());
+        assert_eq!(a.primary().to_string().len(), 43);
+        assert!(UserKeys::new(&ring(), "").is_err());
+        // Not a plain hash of the id: without the secret, a numeric id cannot be found by trying.
+        let plain: [u8; 32] = <Sha256 as sha2::Digest>::digest(b"42").into();
+        assert_ne!(a.primary().0, plain);
+        let other = KeyRing::new(&[[8u8; 32]]).unwrap();
+        assert_ne!(a, UserKeys::new(&other, "42").unwrap());
+        // Rotated secrets: written under the new one, found under both.
+        let rotated = KeyRing::new(&[[8u8; 32], [7u8; 32]]).unwrap();
+        let both = UserKeys::new(&rotated, "42").unwrap();
+        assert_eq!(both.all().len(), 2);
+        assert_eq!(both.all()[1], *a.primary());
+    }
+
+    #[test]
+    fn a_session_bound_before_a_key_rotation_is_still_listed_and_ended() {
+        let store = MemoryStore::new();
+        let old = UserKeys::new(&ring(), "ada").unwrap();
+        let rotated = KeyRing::new(&[[8u8; 32], [7u8; 32]]).unwrap();
+        let user = UserKeys::new(&rotated, "ada").unwrap();
+        let (before, after) = (entry(1000, 1000, None), entry(1000, 1001, None));
+        for (e, key) in [(&before, old.primary()), (&after, user.primary())] {
+            store.save_now(&e.id, b"blob", Duration::from_secs(60));
+            MemoryStore::run_now(bind(&store, key, e, 1000)).unwrap();
+        }
+        let listed = MemoryStore::run_now(sessions_for_user(&store, &user)).unwrap();
+        assert_eq!(listed, [after.clone(), before.clone()]);
+        assert_eq!(
+            MemoryStore::run_now(invalidate_user(&store, &user, None, 1000)),
+            Ok(2)
+        );
+        assert!(store.load_now(&before.id).is_none());
+        assert!(store.index_list_now(old.primary()).is_empty());
     }
 
     #[test]
     fn list_skips_dead_sessions_and_invalidate_spares_the_exception() {
         let store = MemoryStore::new();
-        let user = UserKey::new("u").unwrap();
+        let user = UserKeys::new(&ring(), "u").unwrap();
         let ttl = Duration::from_secs(60);
         let now = 1000;
         let (a, b, gone) = (
@@ -411,20 +497,22 @@ mod tests {
         );
         for e in [&a, &b, &gone] {
             store.save_now(&e.id, b"blob", ttl);
-            MemoryStore::run_now(bind(&store, &user, e, now)).unwrap();
+            MemoryStore::run_now(bind(&store, user.primary(), e, now)).unwrap();
         }
         store.delete_now(&gone.id);
         let listed = MemoryStore::run_now(sessions_for_user(&store, &user)).unwrap();
         assert_eq!(listed, [b.clone(), a.clone()]); // most recent first, dead ones dropped
         assert_eq!(
-            MemoryStore::run_now(store.index_list(&user)).unwrap().len(),
+            MemoryStore::run_now(store.index_list(user.primary()))
+                .unwrap()
+                .len(),
             2
         );
 
-        let other = UserKey::new("v").unwrap();
+        let other = UserKeys::new(&ring(), "v").unwrap();
         let c = entry(now, now, None);
         store.save_now(&c.id, b"blob", ttl);
-        MemoryStore::run_now(bind(&store, &other, &c, now)).unwrap();
+        MemoryStore::run_now(bind(&store, other.primary(), &c, now)).unwrap();
 
         assert_eq!(
             MemoryStore::run_now(invalidate_user(&store, &user, Some(&a.id), now)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = ["EventHook", "SessionEvent"]
@@ -40,13 +40,16 @@ class SessionEvent:
       store it comes once the response is done; with cookie sessions, only if the handler used
       the session.
 
-    ``scope`` is the request's ASGI scope (``starlette.requests.Request(event.scope)`` gives a
+    ``repr(event)`` and ``str(event)`` show the kind, the ids and the changed keys, never the
+    scope. ``scope`` is the request's ASGI scope (``starlette.requests.Request(event.scope)`` gives a
     request object: client address, headers, path).
     """
 
     kind: EventKind
     session_id: str
-    scope: MutableMapping[str, Any]
+    # Not in repr() or str(): the scope holds the Cookie header (a bearer token) and the
+    # session's data, and a hook that logs its event must not leak them.
+    scope: MutableMapping[str, Any] = field(repr=False)
     previous_id: str | None = None
     changed: tuple[str, ...] = ()
 

@@ -8,13 +8,18 @@ invalidated, or needs its idle deadline pushed back).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Literal
 
 from scsession import _clock, _core
+from scsession._outage import OUTAGE_ERRORS, Outage, OutagePolicy, unavailable_response
+from scsession._saving import PerIdLock, save_with_replace
+from scsession._secrets import check_secrets
 from scsession.events import EventHook, SessionEvent, emit
+from scsession.exceptions import StoreUnavailableError
 from scsession.session import BOUND_USER_KEY, UNLOADED, Opened, Session, _bound_user_id
 from scsession.stores import SessionStore
 
@@ -63,6 +68,11 @@ class SCsessionMiddleware:
             created, modified, regenerated, invalidated or found expired; a function or an
             ``async def``. It runs after the response headers are sent; if it raises, the error
             is logged and nothing else changes.
+        on_store_error: what a request meets while the store is down (one log line per
+            outage, not per request). ``"fail"`` (default): a request that uses the session is
+            answered 503 with ``Retry-After``; handlers that never touch it run as usual.
+            ``"anonymous"``: the request runs with an empty session that is never written
+            (public pages keep working); a sign-out still removes the cookie.
     """
 
     def __init__(
@@ -78,6 +88,7 @@ class SCsessionMiddleware:
         cookie_https_only: bool = True,
         cookie_same_site: Literal["lax", "strict", "none"] = "lax",
         on_event: EventHook | None = None,
+        on_store_error: OutagePolicy = "fail",
     ) -> None:
         if cookie_same_site not in ("lax", "strict", "none"):
             raise ValueError(
@@ -91,19 +102,38 @@ class SCsessionMiddleware:
         for name, value in (("max_age", max_age), ("idle_timeout", idle_timeout)):
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds or None")
-        _check_cookie_attributes(cookie_name, cookie_path, cookie_domain)
+        if on_store_error not in ("fail", "anonymous"):
+            raise ValueError(
+                f"on_store_error must be 'fail' or 'anonymous', not {on_store_error!r}"
+            )
+        _check_cookie_attributes(cookie_name, cookie_path, cookie_domain, cookie_https_only)
+        check_secrets(secret_key)
+        if max_age is None and idle_timeout is None:
+            logger.warning(
+                "scsession: max_age=None and idle_timeout=None: sessions have no server-side "
+                "time limit at all, so a stolen cookie works forever. Set max_age (absolute "
+                "lifetime) or idle_timeout (seconds of inactivity), or both."
+            )
         self.app = app
         self.store = store
         self._cookie_loader = self._open_cookie  # a bound method made once, not per request
+        self._sealer = _core.Sealer(_secrets(secret_key), cookie_name, max_age, idle_timeout)
         # Built-in stores save with `_commit` (compare-and-swap, merging concurrent changes);
-        # other stores may offer `update` (replace only if present), else only `save`.
+        # a store written in Python may offer `replace` (the same algorithm, run from here) or
+        # `update` (replace only if present), else only `save`.
         self._store_commit = getattr(store, "_commit", None)
+        self._store_replace = None if self._store_commit else getattr(store, "replace", None)
         self._store_update = getattr(store, "update", None)
-        # Built-in stores keep a per-user index (Session.bind_user) with `_bind`/`_unbind`.
+        # Built-in stores keep a per-user index (Session.bind_user) with `_bind`/`_unbind`,
+        # keyed by this middleware's secrets (so the index does not reveal user ids).
         self._store_index = hasattr(store, "_bind")
+        if self._store_index:
+            store.use_secret_key(secret_key)  # type: ignore[union-attr]
+        self._saves = PerIdLock()
+        self._on_store_error = on_store_error
+        self._outage = Outage(store, on_store_error)
         self._on_event = on_event
         self.max_age = max_age
-        self._sealer = _core.Sealer(_secrets(secret_key), cookie_name, max_age, idle_timeout)
         self._cookie_prefix = cookie_name + "="
         where = f"; Path={cookie_path}" + (f"; Domain={cookie_domain}" if cookie_domain else "")
         flags = "; HttpOnly" + ("; Secure" if cookie_https_only else "")
@@ -133,11 +163,17 @@ class SCsessionMiddleware:
             # the handler touches it.
             session._loader = _staged
             session._store = self.store
-            session._source, expired = await self._fetch_record(scope, session)
+            try:
+                session._source, expired = await self._fetch_record(scope, session)
+            except OUTAGE_ERRORS as error:
+                await self._offline(scope, receive, send, session, error)
+                return
         scope["session"] = session
 
-        # Plain functions returning send's awaitable: no extra coroutine per message.
-        if self.store is None and self._on_event is None:
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send, session)
+        elif self.store is None and self._on_event is None:
+            # Plain functions returning send's awaitable: no extra coroutine per message.
 
             def send_wrapper(message: Message) -> Awaitable[None]:
                 if session._loader is None and message["type"] in _HEADER_MESSAGES:
@@ -147,17 +183,138 @@ class SCsessionMiddleware:
                         message = _with_set_cookie(message, header)
                 return send(message)  # type: ignore[no-any-return]
 
+            await self.app(scope, receive, send_wrapper)
         else:
-
-            def send_wrapper(message: Message) -> Awaitable[None]:
-                if session._loader is None and message["type"] in _HEADER_MESSAGES:
-                    return self._send_saved(message, session, scope, send)
-                return send(message)  # type: ignore[no-any-return]
-
-        await self.app(scope, receive, send_wrapper)
+            await self._exchange(scope, receive, send, session)
         if expired is not None:
             assert self._on_event is not None  # only looked for with a hook
             await emit(self._on_event, [SessionEvent("expired", expired, scope)])
+
+    async def _exchange(self, scope: Scope, receive: Any, send: Any, session: Session) -> None:
+        """An HTTP request whose save may do I/O (a store) or raise events. With a store that
+        goes down, the request is answered 503 (``on_store_error="fail"``) if nothing of its
+        response was sent yet."""
+        started = False  # a message of the response went out (or was replaced by a 503)
+
+        def send_wrapper(message: Message) -> Awaitable[None]:
+            nonlocal started
+            if started is None:  # a 503 went out instead of the app's response: drop the rest
+                return _sent()
+            started = True
+            if session._loader is None and message["type"] in _HEADER_MESSAGES:
+                return self._send_saved(message, session, scope, send, replaced)
+            return send(message)  # type: ignore[no-any-return]
+
+        def replaced() -> None:
+            nonlocal started
+            started = None
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except StoreUnavailableError as error:
+            # The handler met the store down (its own call on the store, say).
+            if self.store is None or started is not False:
+                raise
+            self._outage.failed(error)
+            await unavailable_response(scope, send)
+
+    async def _offline(
+        self, scope: Scope, receive: Any, send: Any, session: Session, error: BaseException
+    ) -> None:
+        """The store did not answer while this request's session was being read."""
+        self._outage.failed(error)
+        scope["session"] = session
+        session._source = None
+        if self._on_store_error == "fail":
+            # Handlers that never touch the session run as usual; one that does gets a 503.
+            session._loader = _Unreadable(session, error)
+            started = False
+
+            def send_wrapper(message: Message) -> Awaitable[None]:
+                nonlocal started
+                started = True
+                return send(message)  # type: ignore[no-any-return]
+
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except StoreUnavailableError:
+                if started:
+                    raise
+                await unavailable_response(scope, send)
+            return
+        # "anonymous": an empty session under the cookie's id, never written. A sign-out
+        # (invalidate()) still removes the cookie, so it is not lost with the outage.
+        candidates = self._sealer.session_ids(scope.get("headers", ()))
+        now = _clock.now()
+        session._source = (candidates[0], now, now, _EMPTY, {}) if candidates else None
+
+        def anonymous_send(message: Message) -> Awaitable[None]:
+            if (
+                session._loader is None
+                and message["type"] in _HEADER_MESSAGES
+                and session._retired_id is not None
+                and session._id is None
+            ):
+                message = _with_set_cookie(message, self._delete_cookie)
+            return send(message)  # type: ignore[no-any-return]
+
+        await self.app(scope, receive, anonymous_send)
+
+    async def _socket(self, scope: Scope, receive: Any, send: Any, session: Session) -> None:
+        """A WebSocket: the session is saved with the handshake's response (``accept``), as
+        for HTTP. Later changes cannot reach the browser in a header: with a store they are
+        written when the socket closes, and ``invalidate()`` deletes the record at once; with
+        cookie sessions they are lost, and a warning says so."""
+        accepted = False
+        ending: list[asyncio.Task[None]] = []
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal accepted
+            if message["type"] != "websocket.accept" or accepted:
+                await send(message)
+                return
+            accepted = True
+            if self.store is not None:
+                session._on_end = lambda: ending.append(
+                    asyncio.ensure_future(self._end_now(session))
+                )
+            if session._loader is None:
+                await self._send_saved(message, session, scope, send, _nothing)
+            else:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            session._on_end = None
+            for task in ending:
+                await task
+        if accepted and session._loader is None:
+            await self._save_after_accept(session)
+
+    async def _end_now(self, session: Session) -> None:
+        """``invalidate()`` on an open WebSocket (store mode): the record goes at once."""
+        assert self.store is not None  # set up for store mode only
+        for dead in {session._retired_id, session._loaded_id} - {None}:
+            await self.store.delete(dead)  # type: ignore[arg-type]
+        await self._update_index(session, None, 0, None)
+        session._loaded_id = session._retired_id = session._loaded_user = None
+
+    async def _save_after_accept(self, session: Session) -> None:
+        """What a WebSocket changed after ``accept()``, when it closes."""
+        if self.store is None:
+            data = _core.dumps(session)
+            if data != (session._original or _EMPTY) or session._retired_id is not None:
+                _lost_after_accept("cookie sessions travel only in the handshake's Set-Cookie")
+            return
+        if session._loaded_id is None or session._id != session._loaded_id:
+            if dict.__len__(session):
+                _lost_after_accept("a new or regenerated session's cookie cannot reach it now")
+            return
+        try:
+            await self._store_write(session)
+        except OUTAGE_ERRORS as error:
+            self._outage.failed(error)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -197,9 +354,13 @@ class SCsessionMiddleware:
             if opened is not None:
                 session._stored = blob
                 session._loaded_user = _bound_user_id(opened[3])
+                if self._outage.since is not None:
+                    self._outage.answered()
                 return (session_id, *opened), expired
             if self._on_event is not None and self._sealer.expired_record(session_id, blob, now):
                 expired = session_id
+        if self._outage.since is not None and session_ids:
+            self._outage.answered()
         return None, expired
 
     # -- saving ----------------------------------------------------------------------------------
@@ -217,16 +378,34 @@ class SCsessionMiddleware:
         return self._set_cookie(session, value, data, now)
 
     async def _send_saved(
-        self, message: Message, session: Session, scope: Scope, send: Any
+        self,
+        message: Message,
+        session: Session,
+        scope: Scope,
+        send: Any,
+        replaced: Callable[[], None],
     ) -> None:
         """Saves the session (to the store, or into the cookie when events are on), sends
-        `message` with its Set-Cookie, then runs the event hook."""
+        `message` with its Set-Cookie, then runs the event hook. If the store is down, sends a
+        503 instead and calls `replaced` (``on_store_error="fail"``), or sends `message` without
+        saving (``"anonymous"``)."""
         # What the session was before saving, for the events.
         before = (session._loaded_id, session._retired_id, session._id, session._original)
         if self.store is None:
             header = self._cookie_header(session)
         else:
-            header = await self._store_write(session)
+            try:
+                header = await self._store_write(session)
+            except OUTAGE_ERRORS as error:
+                self._outage.failed(error)
+                if self._on_store_error == "fail":
+                    replaced()
+                    await unavailable_response(scope, send)
+                    return
+                await send(message)
+                return
+            if self._outage.since is not None:
+                self._outage.answered()
         await send(message if header is None else _with_set_cookie(message, header))
         if self._on_event is not None:
             await emit(self._on_event, self._events(session, scope, before, header))
@@ -277,24 +456,35 @@ class SCsessionMiddleware:
                 await store.delete(dead)  # type: ignore[arg-type]
             await self._update_index(session, None, 0, None)
             return self._forget(session)
+        loaded_id = session._loaded_id
+        # regenerate() on a loaded session: the new id is kept only if the old record is still
+        # the one loaded (or merges with what changed it), so a sign-out meanwhile sticks.
+        moved = loaded_id is not None and session._id is not None and session._id != loaded_id
         due = self._write_due(session, data)
         if due is None:
             return None
         session_id, now = due
         binding = self._binding(session)
-        if session_id == session._loaded_id:
-            saved = await self._replace(store, session, session_id, now, data, binding)
+        if loaded_id is not None and (moved or session_id == loaded_id):
+            # One save per session at a time in this process (see PerIdLock).
+            await self._saves.acquire(loaded_id)
+            try:
+                previous = loaded_id if moved else None
+                saved = await self._save_loaded(session, session_id, now, data, binding, previous)
+            finally:
+                self._saves.release(loaded_id)
             if not saved:
-                # Ended meanwhile (a sign-out in another request): never bring it back.
-                return self._delete_cookie
+                # Ended meanwhile (a sign-out in another request): nothing was written, and no
+                # Set-Cookie either, so the browser keeps any cookie that other request set.
+                return None
             if self._store_commit is not None:
                 binding = None  # `_commit` wrote the index entry along with the session
-        else:  # a new session, or a new id after regenerate()
+        else:  # a new session, or a fresh one after invalidate()
             blob = self._sealer.seal_record(session_id, session._created, now, data)
             await store.save(session_id, blob, self._sealer.store_ttl(session._created, now))
-        if session._retired_id is not None:
-            # Only now, so the new id holds the data before the old one dies.
-            await store.delete(session._retired_id)
+            if session._retired_id is not None:
+                # Only now, so the new id holds the data before the old one dies.
+                await store.delete(session._retired_id)
         await self._update_index(session, session_id, now, binding)
         return self._set_cookie(session, self._sealer.sign_id(session_id), data, now)
 
@@ -333,17 +523,19 @@ class SCsessionMiddleware:
             user, agent = binding
             await store._bind(user, session_id, session._created, now, ttl, agent)
 
-    async def _replace(
+    async def _save_loaded(
         self,
-        store: SessionStore,
         session: Session,
         session_id: str,
         now: int,
         data: bytes,
         binding: tuple[str, str | None] | None,
+        previous: str | None,
     ) -> bool:
-        """Writes a loaded session back; False when it ended meanwhile and nothing was written.
-        A built-in store writes `binding` to its per-user index in the same step."""
+        """Writes back a session the request loaded (under a new id after regenerate(), with
+        `previous` the loaded one); False when it ended meanwhile and nothing was written. A
+        built-in store writes `binding` to its per-user index in the same step."""
+        store: Any = self.store
         if self._store_commit is not None:
             user, agent = binding if binding is not None else (None, None)
             saved: bool = await self._store_commit(
@@ -354,12 +546,30 @@ class SCsessionMiddleware:
                 data,
                 session._stored,
                 session._original,
+                previous,
                 user,
                 agent,
             )
             return saved
+        if self._store_replace is not None:
+            saving = _core.Saving(
+                self._sealer,
+                session_id,
+                session._created,
+                now,
+                data,
+                session._stored,
+                session._original,
+                previous,
+            )
+            return await save_with_replace(store, saving)
+        # A store with neither: no compare-and-swap (the README says what that loses).
         blob = self._sealer.seal_record(session_id, session._created, now, data)
         ttl = self._sealer.store_ttl(session._created, now)
+        if previous is not None:
+            await store.save(session_id, blob, ttl)
+            await store.delete(previous)
+            return True
         if self._store_update is None:
             await store.save(session_id, blob, ttl)
             return True
@@ -400,6 +610,50 @@ class SCsessionMiddleware:
         return cookie.encode("latin-1")
 
 
+def _lost_after_accept(why: str) -> None:
+    logger.warning(
+        "scsession: the session changed after the WebSocket was accepted and cannot be saved: "
+        "%s. Change the session before accept(), or over HTTP.",
+        why,
+    )
+
+
+def _nothing() -> None:
+    pass
+
+
+def _sent() -> Awaitable[None]:
+    """An awaitable that does nothing (a message that is not sent)."""
+    return _DONE
+
+
+class _Done:
+    def __await__(self) -> Any:
+        return iter(())
+
+
+_DONE = _Done()
+
+
+class _Unreadable:
+    """The loader of a session whose record could not be read (the store is down, with
+    ``on_store_error="fail"``): every use of the session raises, and the middleware answers 503."""
+
+    __slots__ = ("error", "session")
+
+    def __init__(self, session: Session, error: BaseException) -> None:
+        self.session, self.error = session, error
+
+    def __call__(self, source: Any) -> Opened | None:
+        # Still unread: the next use raises too, and nothing is ever written.
+        self.session._loader = self
+        _set_item(self.session, UNLOADED, True)
+        raise StoreUnavailableError(
+            "the session store is unavailable, so this request's session cannot be read; the "
+            "request is answered 503 with Retry-After (on_store_error='fail')"
+        ) from self.error
+
+
 def _with_set_cookie(message: Message, header: bytes) -> Message:
     """A copy of `message` with one more Set-Cookie header (the app's message is not changed)."""
     return {**message, "headers": [*message.get("headers", ()), (b"set-cookie", header)]}
@@ -426,10 +680,23 @@ _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ATTRIBUTE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e]+")
 
 
-def _check_cookie_attributes(name: str, path: str, domain: str | None) -> None:
-    """Refuses values that would break the Set-Cookie header or inject attributes into it."""
+def _check_cookie_attributes(name: str, path: str, domain: str | None, secure: bool) -> None:
+    """Refuses values that would break the Set-Cookie header or inject attributes into it, and
+    cookie prefixes whose rules the other options break (browsers drop such cookies silently)."""
     if not _COOKIE_NAME.fullmatch(name):
         raise ValueError(f"cookie_name {name!r} is not a valid cookie name (RFC 6265 token)")
+    # Browsers match the prefixes without regard to case.
+    if name.lower().startswith("__host-") and (domain is not None or path != "/" or not secure):
+        raise ValueError(
+            f"cookie_name {name!r}: a __Host- cookie must be Secure, with cookie_path='/' and no "
+            "cookie_domain (browsers drop it otherwise); keep cookie_https_only=True, "
+            "cookie_path='/' and cookie_domain=None, or use another name"
+        )
+    if name.lower().startswith("__secure-") and not secure:
+        raise ValueError(
+            f"cookie_name {name!r}: a __Secure- cookie must be Secure (browsers drop it "
+            "otherwise); keep cookie_https_only=True or use another name"
+        )
     for option, value in (("cookie_path", path), ("cookie_domain", domain)):
         if value is not None and not _ATTRIBUTE_VALUE.fullmatch(value):
             raise ValueError(f"{option} {value!r} contains ';' or characters a cookie cannot carry")

@@ -56,6 +56,7 @@ class Session(dict[str, Any]):
         "_loaded_id",
         "_loaded_user",
         "_loader",
+        "_on_end",
         "_original",
         "_retired_id",
         "_source",
@@ -170,6 +171,10 @@ class Session(dict[str, Any]):
         self._retire()
         self._id = None
         self._created = 0
+        # On an open WebSocket with a store, the middleware deletes the record right away.
+        on_end = getattr(self, "_on_end", None)
+        if on_end is not None:
+            on_end()
 
     def bind_user(self, user_id: str | int, *, user_agent: str | None = None) -> None:
         """Records this session under ``user_id`` in the store's per-user index, so that

@@ -7,7 +7,7 @@ the clear. Anything with the three async methods of :class:`SessionStore` is a s
 from __future__ import annotations
 
 import atexit
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
 from scsession import _core
@@ -91,15 +91,23 @@ class MemoryStore:
         data: bytes,
         base: bytes | None,
         base_data: bytes | None,
+        previous: str | None = None,
         user_id: str | None = None,
         user_agent: str | None = None,
     ) -> bool:
         """The middleware's save: compare-and-swap, replaying this request's changes on top of
-        any write that came first; False when the session ended meanwhile. With ``user_id``,
-        the session's entry in that user's index is written too."""
+        any write that came first; False when the session ended meanwhile (then nothing was
+        written). ``previous``: the id a regenerated session was loaded under. With
+        ``user_id``, the session's entry in that user's index is written too."""
         return self._records.commit(
-            sealer, id, created, now, data, base, base_data, user_id, user_agent
+            sealer, id, created, now, data, base, base_data, previous, user_id, user_agent
         )
+
+    def use_secret_key(self, secret_key: str | bytes | Sequence[str | bytes]) -> None:
+        """Keys the per-user index by ``secret_key``, the middleware's. The middleware does this
+        itself at the app's first request; call it to use ``sessions_for_user`` or
+        ``invalidate_user`` before that, or in a process without the middleware."""
+        self._records.use_secret_key(secret_key)
 
     async def delete(self, id: str) -> None:
         self._records.delete(id)

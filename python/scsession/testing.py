@@ -307,7 +307,8 @@ class Browser:
     """One browser on an ASGI app behind ``SCsessionMiddleware(app, secret_key=SECRET,
     store=store)``: keeps the session cookie between requests. ``app`` defaults to a tiny app
     where ``/set?k=v`` stores strings, ``/regenerate`` and ``/invalidate`` do that, and every page
-    answers the session as JSON."""
+    answers the session as JSON. ``get`` returns that JSON, or ``{"status": N, "body": text}``
+    for a response other than 200 (a 503 while the store is down, say)."""
 
     def __init__(self, store: SessionStore, cookie: str | None = None, app: Any = None) -> None:
         self.app = SCsessionMiddleware(app or _app, secret_key=SECRET, store=store)
@@ -339,11 +340,14 @@ class Browser:
             sent.append(message)
 
         await self.app(scope, receive, send)
+        status = sent[0].get("status", 200)
         for name, value in sent[0].get("headers", ()):
             if name == b"set-cookie":
                 cookie = value.decode("latin-1").split(";", 1)[0].partition("=")[2]
                 self.cookie = cookie or None
                 if "Max-Age=0" in value.decode("latin-1"):
                     self.cookie = None
+        if status != 200:  # e.g. 503 while the store is down
+            return {"status": status, "body": sent[1]["body"].decode()}
         result: dict[str, Any] = json.loads(sent[1]["body"])
         return result

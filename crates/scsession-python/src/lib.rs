@@ -7,6 +7,7 @@
 mod convert;
 mod errors;
 mod runtime;
+mod saving;
 mod stores;
 mod users;
 
@@ -147,16 +148,23 @@ impl Sealer {
     }
 
     /// The ids in our server-side session cookies in the ASGI `headers` whose MAC verifies,
-    /// in the order the browser sent them.
+    /// in the order the browser sent them, each once, at most two (see `Sealer::session_ids`).
     fn session_ids(&self, headers: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-        let mut ids = Vec::new();
-        self.each_cookie(headers, |value| {
-            if let Ok(id) = self.core.verify_id(value) {
-                ids.push(id.to_string());
+        let mut values: Vec<Bound<'_, PyBytes>> = Vec::new();
+        for pair in headers.try_iter()? {
+            let pair = pair?;
+            let name = pair.get_item(0)?;
+            if name
+                .cast::<PyBytes>()
+                .is_ok_and(|n| n.as_bytes() == b"cookie")
+            {
+                if let Ok(value) = pair.get_item(1)?.cast_into::<PyBytes>() {
+                    values.push(value);
+                }
             }
-            None::<()>
-        })?;
-        Ok(ids)
+        }
+        let ids = self.core.session_ids(values.iter().map(|v| v.as_bytes()));
+        Ok(ids.iter().map(ToString::to_string).collect())
     }
 
     /// The encrypted record a store keeps for a session.
@@ -355,6 +363,7 @@ pub(crate) fn parse_id(id: &str) -> PyResult<SessionId> {
 #[pyclass(frozen, module = "scsession._core")]
 struct MemoryStore {
     inner: CoreMemoryStore,
+    keys: users::IndexKeys,
 }
 
 #[pymethods]
@@ -363,6 +372,7 @@ impl MemoryStore {
     fn new() -> Self {
         Self {
             inner: CoreMemoryStore::new(),
+            keys: users::IndexKeys::default(),
         }
     }
 
@@ -379,7 +389,7 @@ impl MemoryStore {
 
     /// Saves a session without losing concurrent changes; False if it ended meanwhile. With
     /// `user_id`, the session's entry in that user's index is written too.
-    #[pyo3(signature = (sealer, id, created, now, data, base, base_data, user_id = None, user_agent = None))]
+    #[pyo3(signature = (sealer, id, created, now, data, base, base_data, previous = None, user_id = None, user_agent = None))]
     #[allow(clippy::too_many_arguments)]
     fn commit(
         &self,
@@ -390,6 +400,7 @@ impl MemoryStore {
         data: &[u8],
         base: Option<&[u8]>,
         base_data: Option<&[u8]>,
+        previous: Option<&str>,
         user_id: Option<&Bound<'_, PyAny>>,
         user_agent: Option<&str>,
     ) -> PyResult<bool> {
@@ -399,8 +410,11 @@ impl MemoryStore {
             now,
             data,
             base: base.zip(base_data),
+            previous: previous.map(parse_id).transpose()?,
         };
-        let user = user_id.map(users::user_key).transpose()?;
+        let user = user_id
+            .map(|u| users::user_keys(sealer.core.keys(), u))
+            .transpose()?;
         let binding = user
             .as_ref()
             .map(|user| core_store::users::Binding { user, user_agent });
@@ -421,6 +435,11 @@ impl MemoryStore {
         }
     }
 
+    /// Keys the per-user index by `secret_key` (see the networked stores).
+    fn use_secret_key(&self, secret_key: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.keys.set(secret_key)
+    }
+
     /// Records session `id` in the index of `user_id`.
     #[pyo3(signature = (user_id, id, created, now, ttl_seconds, user_agent))]
     fn bind(
@@ -432,10 +451,10 @@ impl MemoryStore {
         ttl_seconds: u64,
         user_agent: Option<String>,
     ) -> PyResult<()> {
-        let b = users::NewEntry::new(user_id, id, created, now, ttl_seconds, user_agent)?;
+        let b = users::NewEntry::new(&self.keys, user_id, id, created, now, ttl_seconds, user_agent)?;
         CoreMemoryStore::run_now(core_store::users::bind(
             &self.inner,
-            &b.user,
+            b.user.primary(),
             &b.entry,
             b.now,
         ))
@@ -445,14 +464,14 @@ impl MemoryStore {
     /// Removes sessions `ids` from the index of `user_id`.
     #[allow(clippy::needless_pass_by_value)] // PyO3 extracts arguments by value
     fn unbind(&self, user_id: &Bound<'_, PyAny>, ids: Vec<String>) -> PyResult<()> {
-        let (user, ids) = (users::user_key(user_id)?, users::parse_ids(&ids)?);
-        self.inner.index_remove_now(&user, &ids);
-        Ok(())
+        let (user, ids) = (self.keys.of(user_id)?, users::parse_ids(&ids)?);
+        CoreMemoryStore::run_now(core_store::users::unbind(&self.inner, &user, &ids))
+            .map_err(errors::store_error)
     }
 
     /// The live sessions of `user_id`, most recently seen first.
     fn sessions_for_user(&self, user_id: &Bound<'_, PyAny>) -> PyResult<Vec<users::UserSession>> {
-        let user = users::user_key(user_id)?;
+        let user = self.keys.of(user_id)?;
         let entries =
             CoreMemoryStore::run_now(core_store::users::sessions_for_user(&self.inner, &user))
                 .map_err(errors::store_error)?;
@@ -466,7 +485,7 @@ impl MemoryStore {
         user_id: &Bound<'_, PyAny>,
         except_id: Option<&str>,
     ) -> PyResult<usize> {
-        let user = users::user_key(user_id)?;
+        let user = self.keys.of(user_id)?;
         let except = except_id.map(parse_id).transpose()?;
         CoreMemoryStore::run_now(core_store::users::invalidate_user(
             &self.inner,
@@ -495,6 +514,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stores::MemcachedStore>()?;
     m.add_class::<stores::SqlStore>()?;
     m.add_class::<users::UserSession>()?;
+    m.add_class::<saving::Saving>()?;
+    m.add_class::<saving::SaveOp>()?;
     m.add_class::<runtime::Completions>()?;
     m.add_function(wrap_pyfunction!(runtime::shutdown_runtime, m)?)?;
     Ok(())

@@ -8,13 +8,13 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use scsession_core::store::{
     self, users, Commit, Committed, MemcachedStore as CoreMemcached, RedisStore as CoreRedis,
-    SessionStore, SqlStore as CoreSql, Timeouts, UserKey,
+    SessionStore, SqlStore as CoreSql, Timeouts, UserKeys,
 };
 use scsession_core::SessionId;
 
 use crate::errors;
 use crate::runtime::awaitable;
-use crate::users::{self as py_users, NewEntry};
+use crate::users::{self as py_users, IndexKeys, NewEntry};
 use crate::{parse_id, Sealer};
 
 fn timeouts(connect_timeout: f64, timeout: f64) -> PyResult<Timeouts> {
@@ -82,8 +82,10 @@ struct Save {
     now: u64,
     data: Vec<u8>,
     base: Option<(Vec<u8>, Vec<u8>)>,
+    /// The id the session was loaded under, when the request regenerated it.
+    previous: Option<SessionId>,
     /// The user the session is bound to, and its user agent: its index entry is written too.
-    user: Option<(UserKey, Option<String>)>,
+    user: Option<(UserKeys, Option<String>)>,
 }
 
 fn commit<'py, S: SessionStore + 'static>(
@@ -104,6 +106,7 @@ fn commit<'py, S: SessionStore + 'static>(
                 .base
                 .as_ref()
                 .map(|(b, d)| (b.as_slice(), d.as_slice())),
+            previous: save.previous,
         };
         let binding = save.user.as_ref().map(|(user, agent)| users::Binding {
             user,
@@ -123,7 +126,7 @@ fn bind<'py, S: SessionStore + 'static>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let store = Arc::clone(store);
     awaitable(py, async move {
-        users::bind(&*store, &binding.user, &binding.entry, binding.now)
+        users::bind(&*store, binding.user.primary(), &binding.entry, binding.now)
             .await
             .map_err(errors::store_error)
     })
@@ -132,14 +135,10 @@ fn bind<'py, S: SessionStore + 'static>(
 fn unbind<'py, S: SessionStore + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
-    user_id: &Bound<'py, PyAny>,
+    user: UserKeys,
     ids: &[String],
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (store, user, ids) = (
-        Arc::clone(store),
-        py_users::user_key(user_id)?,
-        py_users::parse_ids(ids)?,
-    );
+    let (store, ids) = (Arc::clone(store), py_users::parse_ids(ids)?);
     awaitable(py, async move {
         users::unbind(&*store, &user, &ids)
             .await
@@ -150,9 +149,9 @@ fn unbind<'py, S: SessionStore + 'static>(
 fn sessions_for_user<'py, S: SessionStore + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
-    user_id: &Bound<'py, PyAny>,
+    user: UserKeys,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (store, user) = (Arc::clone(store), py_users::user_key(user_id)?);
+    let store = Arc::clone(store);
     awaitable(py, async move {
         let entries = users::sessions_for_user(&*store, &user)
             .await
@@ -164,11 +163,10 @@ fn sessions_for_user<'py, S: SessionStore + 'static>(
 fn invalidate_user<'py, S: SessionStore + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
-    user_id: &Bound<'py, PyAny>,
+    user: UserKeys,
     except_id: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let store = Arc::clone(store);
-    let user = py_users::user_key(user_id)?;
     let except = except_id.map(parse_id).transpose()?;
     awaitable(py, async move {
         users::invalidate_user(&*store, &user, except.as_ref(), py_users::unix_now())
@@ -208,7 +206,7 @@ macro_rules! store_methods {
             /// Saves a session without losing concurrent changes; False if it ended meanwhile.
             /// With `user_id`, the session's entry in that user's index is written at the same
             /// time.
-            #[pyo3(name = "_commit", signature = (sealer, id, created, now, data, base, base_data, user_id = None, user_agent = None))]
+            #[pyo3(name = "_commit", signature = (sealer, id, created, now, data, base, base_data, previous = None, user_id = None, user_agent = None))]
             #[allow(clippy::too_many_arguments)]
             fn commit<'py>(
                 &self,
@@ -220,16 +218,22 @@ macro_rules! store_methods {
                 data: Vec<u8>,
                 base: Option<Vec<u8>>,
                 base_data: Option<Vec<u8>>,
+                previous: Option<&str>,
                 user_id: Option<&Bound<'py, PyAny>>,
                 user_agent: Option<String>,
             ) -> PyResult<Bound<'py, PyAny>> {
+                let keys = sealer.get().core.keys();
                 let save = Save {
                     id: parse_id(id)?,
                     created,
                     now,
                     data,
                     base: base.zip(base_data),
-                    user: user_id.map(py_users::user_key).transpose()?.map(|u| (u, user_agent)),
+                    previous: previous.map(parse_id).transpose()?,
+                    user: user_id
+                        .map(|u| py_users::user_keys(keys, u))
+                        .transpose()?
+                        .map(|u| (u, user_agent)),
                 };
                 commit(py, &self.inner, sealer, save)
             }
@@ -247,7 +251,8 @@ macro_rules! store_methods {
                 ttl_seconds: u64,
                 user_agent: Option<String>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                let binding = NewEntry::new(user_id, id, created, now, ttl_seconds, user_agent)?;
+                let binding =
+                    NewEntry::new(&self.keys, user_id, id, created, now, ttl_seconds, user_agent)?;
                 bind(py, &self.inner, binding)
             }
 
@@ -259,7 +264,7 @@ macro_rules! store_methods {
                 user_id: &Bound<'py, PyAny>,
                 ids: Vec<String>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                unbind(py, &self.inner, user_id, &ids)
+                unbind(py, &self.inner, self.keys.of(user_id)?, &ids)
             }
 
             /// Resolves to the live sessions of `user_id`, most recently seen first.
@@ -268,7 +273,7 @@ macro_rules! store_methods {
                 py: Python<'py>,
                 user_id: &Bound<'py, PyAny>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                sessions_for_user(py, &self.inner, user_id)
+                sessions_for_user(py, &self.inner, self.keys.of(user_id)?)
             }
 
             /// Ends every session of `user_id` but `except_id`; resolves to how many.
@@ -279,7 +284,7 @@ macro_rules! store_methods {
                 user_id: &Bound<'py, PyAny>,
                 except_id: Option<&str>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                invalidate_user(py, &self.inner, user_id, except_id)
+                invalidate_user(py, &self.inner, self.keys.of(user_id)?, except_id)
             }
 
             /// Resolves to how many live sessions the store holds, for tools, not requests: a
@@ -288,6 +293,12 @@ macro_rules! store_methods {
             fn count<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
                 let store = Arc::clone(&self.inner);
                 awaitable(py, async move { store.count().await.map_err(errors::store_error) })
+            }
+
+            /// Keys the per-user index by `secret_key` (the middleware's; it calls this itself
+            /// at the app's first request).
+            fn use_secret_key(&self, secret_key: &Bound<'_, PyAny>) -> PyResult<()> {
+                self.keys.set(secret_key)
             }
 
             fn __repr__(&self) -> String {
@@ -304,6 +315,7 @@ macro_rules! store_methods {
 pub struct RedisStore {
     inner: Arc<CoreRedis>,
     name: String,
+    keys: IndexKeys,
 }
 
 store_methods!(RedisStore as "RedisStore" {
@@ -321,7 +333,7 @@ store_methods!(RedisStore as "RedisStore" {
         let timeouts = timeouts(connect_timeout, timeout)?;
         let inner = CoreRedis::new(url, cluster, prefix, timeouts, tls_ca)
             .map_err(errors::config_error)?;
-        Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
+        Ok(Self { inner: Arc::new(inner), name: store::mask_url(url), keys: IndexKeys::default() })
     }
 });
 
@@ -330,6 +342,7 @@ store_methods!(RedisStore as "RedisStore" {
 pub struct MemcachedStore {
     inner: Arc<CoreMemcached>,
     name: String,
+    keys: IndexKeys,
 }
 
 store_methods!(MemcachedStore as "MemcachedStore" {
@@ -338,7 +351,7 @@ store_methods!(MemcachedStore as "MemcachedStore" {
     fn new(url: &str, prefix: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {
         let inner = CoreMemcached::new(url, prefix, timeouts(connect_timeout, timeout)?)
             .map_err(errors::config_error)?;
-        Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
+        Ok(Self { inner: Arc::new(inner), name: store::mask_url(url), keys: IndexKeys::default() })
     }
 });
 
@@ -347,6 +360,7 @@ store_methods!(MemcachedStore as "MemcachedStore" {
 pub struct SqlStore {
     inner: Arc<CoreSql>,
     name: String,
+    keys: IndexKeys,
 }
 
 store_methods!(SqlStore as "SQLStore" {
@@ -356,7 +370,7 @@ store_methods!(SqlStore as "SQLStore" {
     fn new(url: &str, table: &str, connect_timeout: f64, timeout: f64) -> PyResult<Self> {
         let inner = CoreSql::new(url, table, timeouts(connect_timeout, timeout)?)
             .map_err(errors::config_error)?;
-        Ok(Self { inner: Arc::new(inner), name: store::mask_url(url) })
+        Ok(Self { inner: Arc::new(inner), name: store::mask_url(url), keys: IndexKeys::default() })
     }
 
     /// Deletes expired sessions; resolves to how many.

@@ -1,17 +1,18 @@
 //! The per-user index as Python sees it: user ids in, `UserSession` objects out.
 
+use std::sync::{PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyInt, PyString};
-use scsession_core::store::users::{self, UserKey};
-use scsession_core::SessionId;
+use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
+use scsession_core::store::users::{self, UserKeys};
+use scsession_core::{KeyRing, SessionId};
 
-use crate::parse_id;
+use crate::{errors, parse_id};
 
-/// The index key of an app's user id: a `str` or an `int`, compared by its text.
-pub fn user_key(user_id: &Bound<'_, PyAny>) -> PyResult<UserKey> {
+/// The index keys of an app's user id under `keys`: a `str` or an `int`, compared by its text.
+pub fn user_keys(keys: &KeyRing, user_id: &Bound<'_, PyAny>) -> PyResult<UserKeys> {
     let is_int = user_id.is_instance_of::<PyInt>() && !user_id.is_instance_of::<PyBool>();
     if !(is_int || user_id.is_instance_of::<PyString>()) {
         return Err(PyTypeError::new_err(format!(
@@ -24,7 +25,61 @@ pub fn user_key(user_id: &Bound<'_, PyAny>) -> PyResult<UserKey> {
     if text.is_empty() {
         return Err(PyValueError::new_err("a user id must not be empty"));
     }
-    UserKey::new(text).map_err(|e| PyValueError::new_err(e.to_string()))
+    UserKeys::new(keys, text).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// The secrets a store's per-user index is keyed by: those of the middleware the store was
+/// given to (`SCsessionMiddleware(store=...)` hands them over when it starts).
+#[derive(Default)]
+pub struct IndexKeys(RwLock<Option<KeyRing>>);
+
+impl IndexKeys {
+    /// Keys the index by `secret_key`: a `str` or `bytes`, or a list of them (the first is
+    /// where entries are written; all are read), as `SCsessionMiddleware(secret_key=...)` takes.
+    pub fn set(&self, secret_key: &Bound<'_, PyAny>) -> PyResult<()> {
+        let secrets: Vec<Vec<u8>> = if secret_key.is_instance_of::<PyString>()
+            || secret_key.is_instance_of::<PyBytes>()
+        {
+            vec![secret(secret_key)?]
+        } else {
+            let mut all = Vec::new();
+            for key in secret_key.try_iter()? {
+                all.push(secret(&key?)?);
+            }
+            all
+        };
+        let keys = KeyRing::new(&secrets).map_err(errors::key_error)?;
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(keys);
+        Ok(())
+    }
+
+    /// The index keys of `user_id`; an error naming the fix before the store has any secrets.
+    pub fn of(&self, user_id: &Bound<'_, PyAny>) -> PyResult<UserKeys> {
+        let keys = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(keys) = keys.as_ref() else {
+            return Err(PyRuntimeError::new_err(
+                "this store's per-user index is keyed by the app's secret_key, and the store has \
+                 none yet: SCsessionMiddleware(store=...) hands it over at the app's first \
+                 request. Before that, or in a process without the middleware (a job, a \
+                 script), call store.use_secret_key(secret_key) with the middleware's key.",
+            ));
+        };
+        user_keys(keys, user_id)
+    }
+}
+
+/// One secret: the UTF-8 bytes of a `str`, or `bytes` as they are.
+fn secret(key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(text) = key.cast::<PyString>() {
+        return Ok(text.to_str()?.as_bytes().to_vec());
+    }
+    key.cast::<PyBytes>()
+        .map(|b| b.as_bytes().to_vec())
+        .map_err(|_| {
+            PyTypeError::new_err(
+                "secret_key must be a str or bytes of at least 32 bytes, or a list of them",
+            )
+        })
 }
 
 /// Now, in unix seconds (for what an index listing counts as expired).
@@ -36,13 +91,14 @@ pub fn unix_now() -> u64 {
 
 /// What `_bind` records: the entry of session `id`, written at `now`, living `ttl_seconds`.
 pub struct NewEntry {
-    pub user: UserKey,
+    pub user: UserKeys,
     pub entry: users::UserSession,
     pub now: u64,
 }
 
 impl NewEntry {
     pub fn new(
+        keys: &IndexKeys,
         user_id: &Bound<'_, PyAny>,
         id: &str,
         created: u64,
@@ -52,7 +108,7 @@ impl NewEntry {
     ) -> PyResult<Self> {
         let id = parse_id(id)?;
         Ok(Self {
-            user: user_key(user_id)?,
+            user: keys.of(user_id)?,
             entry: users::UserSession::written(id, created, now, ttl_seconds, user_agent),
             now,
         })

@@ -167,6 +167,8 @@ impl RedisStore {
             || err.is_timeout()
             || err.is_connection_dropped()
             || err.is_cluster_error()
+            // Every node of a cluster down: the client has no connection left to try.
+            || err.kind() == redis::ErrorKind::ClusterConnectionNotFound
         {
             unavailable(&self.name, err)
         } else {

@@ -264,3 +264,17 @@ class DictStore:
 
     async def delete(self, id: str) -> None:
         self.records.pop(id, None)
+
+
+class ReplaceStore(DictStore):
+    """A store written in Python with ``replace``: the middleware gives it the built-in stores'
+    guarantees (no lost updates, sign-outs that stick) by running the core's save on it."""
+
+    async def replace(self, id: str, expected: bytes, data: bytes, ttl_seconds: int) -> str:
+        current = self.records.get(id)
+        if current is None:
+            return "missing"
+        if current != expected:
+            return "stale"
+        self.records[id] = data
+        return "done"

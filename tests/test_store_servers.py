@@ -24,7 +24,12 @@ from scsession import (
 )
 from scsession.testing import Browser, StoreConformance, UserIndexConformance
 
+from .support import ReplaceStore
+
 KINDS = ["memory", "sqlite", "redis", "cluster", "memcached", "postgres", "mysql"]
+#: The races below run on every built-in store and on a store written in Python with
+#: `replace` (tests/support.ReplaceStore): the middleware gives it the same guarantees.
+RACE_KINDS = [*KINDS, "custom"]
 #: The server fixture (tests/servers.py) of each networked kind.
 SERVERS = {
     "redis": "redis_server",
@@ -49,6 +54,8 @@ def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Cal
     def make(**options: Any) -> Any:
         if kind == "memory":
             return MemoryStore()
+        if kind == "custom":
+            return ReplaceStore()
         if kind == "sqlite":
             return SQLStore(f"sqlite:///{tmp_path}/sessions.db", table=f"t_{unique}", **options)
         if kind in ("redis", "cluster"):
@@ -94,6 +101,9 @@ class Gates:
             session.invalidate()
         elif scope["path"] == "/regenerate":
             session.regenerate()
+        elif scope["path"] == "/sign-in":  # as an app does it: a new id, then bind the user
+            session.regenerate()
+            session.bind_user(query.pop("user"))
         for key, value in query.items():
             session[key] = value
         if gate is not None:
@@ -114,6 +124,7 @@ class Gates:
         self._events(gate)[1].set()
 
 
+@pytest.mark.parametrize("kind", RACE_KINDS)
 def test_overlapping_requests_that_change_different_keys_both_keep_their_changes(
     store: Any,
 ) -> None:
@@ -131,6 +142,7 @@ def test_overlapping_requests_that_change_different_keys_both_keep_their_changes
     asyncio.run(story())
 
 
+@pytest.mark.parametrize("kind", RACE_KINDS)
 def test_many_concurrent_writers_all_keep_their_changes(store: Any) -> None:
     async def story() -> None:
         gates = Gates()
@@ -147,6 +159,7 @@ def test_many_concurrent_writers_all_keep_their_changes(store: Any) -> None:
     asyncio.run(story())
 
 
+@pytest.mark.parametrize("kind", RACE_KINDS)
 def test_a_sign_out_wins_over_a_slower_request(store: Any) -> None:
     async def story() -> None:
         gates = Gates()
@@ -163,6 +176,7 @@ def test_a_sign_out_wins_over_a_slower_request(store: Any) -> None:
     asyncio.run(story())
 
 
+@pytest.mark.parametrize("kind", RACE_KINDS)
 def test_a_slow_request_does_not_revive_an_id_that_regenerate_retired(store: Any) -> None:
     async def story() -> None:
         gates = Gates()
@@ -177,6 +191,101 @@ def test_a_slow_request_does_not_revive_an_id_that_regenerate_retired(store: Any
         assert await Browser(store, browser.cookie).get("/") == {"cart": "1", "user": "ada"}
 
     asyncio.run(story())
+
+
+@pytest.mark.parametrize("kind", RACE_KINDS)
+def test_a_regenerate_in_flight_does_not_undo_a_sign_out(store: Any) -> None:
+    async def story() -> None:
+        gates = Gates()
+        browser = Browser(store, app=gates.app)
+        await browser.get("/set?cart=1")
+        cookie, old_id = browser.cookie, browser.session_id()
+        signing_in = Browser(store, cookie, app=gates.app)
+        slow = await gates.held(signing_in, "/regenerate?user=ada", "g")
+        await Browser(store, cookie, app=gates.app).get("/invalidate?")  # signed out meanwhile
+        gates.release("g")
+        await slow
+        assert signing_in.cookie == cookie, "no new cookie: the sign-in did not happen"
+        assert await store.load(old_id) is None
+        assert await Browser(store, cookie).get("/") == {}
+        assert await live_sessions(store) == 0, "nothing of the regenerated session was kept"
+
+    asyncio.run(story())
+
+
+@pytest.mark.parametrize("kind", KINDS)  # the per-user index: built-in stores
+def test_a_sign_in_in_flight_does_not_undo_a_log_out_everywhere(store: Any) -> None:
+    async def story() -> None:
+        gates = Gates()
+        browser = Browser(store, app=gates.app)
+        await browser.get("/sign-in?user=ada")
+        cookie = browser.cookie
+        again = Browser(store, cookie, app=gates.app)
+        slow = await gates.held(again, "/sign-in?user=ada&step=2", "g")
+        assert await store.invalidate_user("ada") == 1  # "sign out everywhere"
+        gates.release("g")
+        await slow
+        assert again.cookie == cookie, "no new cookie"
+        assert await store.sessions_for_user("ada") == []
+        assert await live_sessions(store) == 0
+
+    asyncio.run(story())
+
+
+@pytest.mark.parametrize("kind", RACE_KINDS)
+def test_a_request_that_began_before_sign_in_does_not_sign_the_user_out(store: Any) -> None:
+    async def story() -> None:
+        gates = Gates()
+        browser = Browser(store, app=gates.app)
+        await browser.get("/set?theme=dark")
+        before = browser.cookie
+        slow_tab = Browser(store, before, app=gates.app)
+        slow = await gates.held(slow_tab, "/set?seen=1", "g")  # began before the sign-in
+        await browser.get("/regenerate?user=ada")  # sign-in: a new cookie, the old id ends
+        signed_in = browser.cookie
+        gates.release("g")
+        await slow
+        # The slow request found its session ended: it sent no Set-Cookie at all. A deletion
+        # cookie would make the browser drop the cookie the sign-in had just set.
+        assert slow_tab.cookie == before
+        assert signed_in != before
+        assert await Browser(store, signed_in).get("/") == {"theme": "dark", "user": "ada"}
+
+    asyncio.run(story())
+
+
+@pytest.mark.parametrize("kind", RACE_KINDS)
+def test_more_parallel_writes_of_one_session_than_save_attempts_all_succeed(store: Any) -> None:
+    """24 requests of one page, in one process, each changing the session at once: saves of one
+    session are serialized in the process, so none runs out of compare-and-swap attempts (16)."""
+
+    async def story() -> None:
+        gates = Gates()
+        browser = Browser(store, app=gates.app)
+        await browser.get("/set?start=1")
+        tabs = [Browser(store, browser.cookie) for _ in range(24)]
+        for tab in tabs:
+            tab.app = browser.app  # one app, one middleware: one process
+        held = [await gates.held(tab, f"/set?k{i}={i}", f"g{i}") for i, tab in enumerate(tabs)]
+        for i in range(len(tabs)):
+            gates.release(f"g{i}")
+        answers = await asyncio.gather(*held)
+        assert all("status" not in answer for answer in answers)
+        expected = {"start": "1", **{f"k{i}": str(i) for i in range(len(tabs))}}
+        assert await Browser(store, browser.cookie).get("/") == expected
+        assert len(browser.app._saves) == 0, "the per-session locks are gone once done"
+
+    asyncio.run(story())
+
+
+async def live_sessions(store: Any) -> int:
+    """How many session records the store holds."""
+    if isinstance(store, MemoryStore):
+        return len(store)
+    if isinstance(store, ReplaceStore):
+        return len(store.records)
+    count: int = await store.count()
+    return count
 
 
 def test_records_are_encrypted_at_rest(store: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from scsession import RedisStore, SQLStore, StoreUnavailableError
-from scsession.testing import Browser
+from scsession.testing import Browser, new_id
 
 from .servers import HOST, PostgresServer, RedisServer, free_port
 
@@ -108,11 +108,23 @@ def test_rediss_with_the_servers_ca_works(tls_redis: TLSRedis) -> None:
     assert round_trip(store) == {"over": "tls"}
 
 
-def test_rediss_refuses_a_certificate_no_trusted_ca_signed(tls_redis: TLSRedis) -> None:
-    # The system's CAs do not include the test CA.
+def refused(store: Any, caplog: pytest.LogCaptureFixture) -> str:
+    """The error of a store whose server's certificate is not trusted, and the one line the
+    middleware logs of it (the request itself is answered 503 while that lasts)."""
     with pytest.raises(StoreUnavailableError, match="UnknownIssuer") as caught:
-        round_trip(RedisStore(tls_redis.url, connect_timeout=1.0))
-    assert "tls_ca_file=PATH" in str(caught.value)
+        asyncio.run(store.load(new_id()))
+    answer = asyncio.run(Browser(store).get("/set?over=tls"))
+    assert answer["status"] == 503
+    (logged,) = [r.getMessage() for r in caplog.records if "UnknownIssuer" in r.getMessage()]
+    return str(caught.value) + "\n" + logged
+
+
+def test_rediss_refuses_a_certificate_no_trusted_ca_signed(
+    tls_redis: TLSRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The system's CAs do not include the test CA.
+    error, logged = refused(RedisStore(tls_redis.url, connect_timeout=1.0), caplog).split("\n")
+    assert "tls_ca_file=PATH" in error and "tls_ca_file=PATH" in logged
 
 
 def test_a_ca_file_needs_a_rediss_url(certificates: Path) -> None:
@@ -127,8 +139,9 @@ def test_postgres_with_verify_full_works(tls_postgres: TLSPostgres, certificates
     assert round_trip(SQLStore(url)) == {"over": "tls"}
 
 
-def test_postgres_verify_full_refuses_an_unknown_ca(tls_postgres: TLSPostgres) -> None:
+def test_postgres_verify_full_refuses_an_unknown_ca(
+    tls_postgres: TLSPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"{tls_postgres.url}?sslmode=verify-full"
-    with pytest.raises(StoreUnavailableError, match="UnknownIssuer") as caught:
-        round_trip(SQLStore(url, connect_timeout=1.0))
-    assert "sslrootcert=PATH" in str(caught.value)
+    error, logged = refused(SQLStore(url, connect_timeout=1.0), caplog).split("\n")
+    assert "sslrootcert=PATH" in error and "sslrootcert=PATH" in logged

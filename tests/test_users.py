@@ -4,6 +4,10 @@ every store by `UserIndexConformance` in test_store_servers.py)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import subprocess
+import uuid
 from typing import Any
 
 import pytest
@@ -13,10 +17,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from scsession import MemoryStore
+from scsession import MemoryStore, RedisStore
 from scsession.testing import Browser
 
-from .support import HTTPS, Clock, DictStore, make_app
+from .servers import RedisServer
+from .support import HTTPS, KEY, KEY_A, KEY_B, Clock, DictStore, make_app
 
 
 async def bind(request: Request) -> Response:
@@ -59,10 +64,51 @@ def test_user_ids_are_non_empty_str_or_int(user: Any, error: str) -> None:
 
 def test_the_store_refuses_bad_user_ids_too() -> None:
     store = MemoryStore()
+    store.use_secret_key(KEY)
     with pytest.raises(TypeError, match="a user id must be a str or an int"):
         asyncio.run(store.sessions_for_user(b"ada"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="must not be empty"):
         asyncio.run(store.invalidate_user(""))
+
+
+def test_the_index_needs_the_apps_secret_and_says_how_to_give_it() -> None:
+    store = MemoryStore()
+    with pytest.raises(RuntimeError, match=r"store\.use_secret_key\(secret_key\)"):
+        asyncio.run(store.sessions_for_user("ada"))
+    client_for(store).post("/bind", json={"user": "ada"})  # the middleware hands it over
+    assert len(asyncio.run(store.sessions_for_user("ada"))) == 1
+
+
+def test_the_index_does_not_reveal_user_ids_and_is_keyed_by_the_secret(
+    redis_server: RedisServer,
+) -> None:
+    """A leaked Redis shows index keys that no dictionary of user ids reverses: an HMAC of the
+    id under a key derived from the secret, not a plain hash of it."""
+    prefix = f"{uuid.uuid4().hex[:8]}:"
+    store = RedisStore(redis_server.url, prefix=prefix)
+    client_for(store).post("/bind", json={"user": 42})
+    scan = ["redis-cli", "-h", "127.0.0.1", "-p", str(redis_server.port), "--scan"]
+    listed = subprocess.run([*scan, "--pattern", f"{prefix}user:*"], capture_output=True)
+    keys = listed.stdout.decode().split()
+    assert len(keys) == 1
+    for guess in range(1000):  # what an attacker with the dump would try
+        plain = base64.urlsafe_b64encode(hashlib.sha256(str(guess).encode()).digest())
+        assert plain.rstrip(b"=").decode() not in keys[0]
+    assert len(asyncio.run(store.sessions_for_user(42))) == 1
+    other = RedisStore(redis_server.url, prefix=prefix)
+    other.use_secret_key(KEY_B)  # another app's secret: it does not find this user
+    assert asyncio.run(other.sessions_for_user(42)) == []
+
+
+def test_a_session_bound_before_the_secret_was_rotated_is_still_listed_and_ended() -> None:
+    store = MemoryStore()
+    old = client_for(store, secret_key=KEY_A)
+    old.post("/bind", json={"user": "ada"})
+    rotated = client_for(store, secret_key=[KEY_B, KEY_A])
+    rotated.post("/bind", json={"user": "ada"})
+    assert len(asyncio.run(store.sessions_for_user("ada"))) == 2
+    assert asyncio.run(store.invalidate_user("ada")) == 2
+    assert old.get("/view").json() == {"session": {}}
 
 
 def test_the_binding_is_part_of_the_session() -> None:
@@ -118,7 +164,9 @@ def test_invalidate_user_signs_out_a_request_already_in_flight() -> None:
         assert await store.invalidate_user("ada") == 1
         gate.set()
         await task
-        assert held.cookie is None, "the slow response deleted the cookie"
+        # No Set-Cookie at all (not a deletion, which could drop a newer cookie of a sign-in):
+        # the old cookie stays in the browser and opens nothing.
+        assert held.cookie == browser.cookie
         assert await Browser(store, browser.cookie).get("/") == {}
         assert await store.sessions_for_user("ada") == []
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import atexit
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from scsession import _core
 from scsession._core import MemcachedStore, RedisStore, SQLStore, UserSession
@@ -40,9 +40,16 @@ atexit.register(_core.shutdown_runtime)
 class SessionStore(Protocol):
     """What the middleware needs of a store. Ids are 22 base64url characters.
 
-    A store may also define ``async update(id, data, ttl_seconds) -> bool`` that replaces a record
-    only if it still exists; the middleware then uses it for existing sessions, so that a slow
-    request finishing after a sign-out cannot write the session back. Built-in stores have it.
+    A store should also define ``async replace(id, expected, data, ttl_seconds) -> str``:
+    replace the record of ``id`` with ``data`` only if what is stored is still ``expected`` (the
+    bytes ``load`` returned), in one atomic step, and never insert. It returns ``"done"``,
+    ``"stale"`` (another write came first; nothing changed) or ``"missing"`` (no record: nothing
+    written). With it the middleware gives the store the guarantees of the built-in ones: two
+    requests changing one session both keep their changes, a slow request never writes back a
+    session that was signed out, and ``regenerate()`` never undoes a sign-out. Every built-in
+    store has it. A store without it may define ``async update(id, data, ttl_seconds) -> bool``
+    (replace only if present: a sign-out still sticks, but of two overlapping requests the later
+    save wins whole); with neither, a slow request can bring a signed-out session back.
 
     Every built-in store also keeps a per-user index: ``await store.sessions_for_user(user_id)``
     and ``await store.invalidate_user(user_id, except_id=None)`` (see ``Session.bind_user``).
@@ -81,6 +88,13 @@ class MemoryStore:
 
     async def save(self, id: str, data: bytes, ttl_seconds: int) -> None:
         self._records.save(id, data, ttl_seconds)
+
+    async def replace(
+        self, id: str, expected: bytes, data: bytes, ttl_seconds: int
+    ) -> Literal["done", "stale", "missing"]:
+        """Replaces the record of ``id`` only if it is still ``expected`` (see
+        :meth:`SessionStore.replace`)."""
+        return self._records.replace(id, expected, data, ttl_seconds)  # type: ignore[return-value]
 
     async def _commit(
         self,

@@ -13,7 +13,7 @@ a fresh, empty store; pytest then runs every check below against it::
 
 Each check runs in its own ``asyncio.run``; if the store has an ``async aclose()`` method, it is
 awaited at the end of each check, in the same event loop. The store's own contract is checked
-first (``load``, ``save``, ``delete``, time to live), then sessions through
+first (``load``, ``save``, ``delete``, time to live, and ``replace`` where the store has it), then sessions through
 :class:`SCsessionMiddleware` with the store: saved, read back, regenerated, invalidated, and a
 record that is not a session.
 Every built-in store passes it, and so does the README's example store.
@@ -30,6 +30,8 @@ import os
 from collections.abc import Coroutine
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
+
+import pytest
 
 from scsession import _core
 from scsession.middleware import SCsessionMiddleware
@@ -141,6 +143,46 @@ class StoreConformance:
             await asyncio.gather(*(store.save(i, i.encode(), 60) for i in ids))
             loaded = await asyncio.gather(*(store.load(i) for i in ids))
             assert loaded == [i.encode() for i in ids]
+
+        _run(store, check())
+
+    # -- replace, where the store has it (every built-in store does) -------------------------
+
+    def test_replace_swaps_only_the_record_that_was_loaded(self, store: SessionStore) -> None:
+        if not hasattr(store, "replace"):
+            pytest.skip("the store has no replace(): see SessionStore for what that costs")
+        replace = store.replace  # type: ignore[attr-defined]
+
+        async def check() -> None:
+            sid = new_id()
+            first, second, third = (b"\x01" + os.urandom(48) for _ in range(3))
+            assert await replace(sid, first, second, 60) == "missing"
+            assert await store.load(sid) is None, "replace never inserts"
+            await store.save(sid, first, 60)
+            assert await replace(sid, second, third, 60) == "stale"
+            assert await store.load(sid) == first, "a stale replace changes nothing"
+            assert await replace(sid, first, second, 60) == "done"
+            assert await store.load(sid) == second
+            await store.delete(sid)
+            assert await replace(sid, second, third, 60) == "missing"
+            assert await store.load(sid) is None, "a deleted record is never written back"
+
+        _run(store, check())
+
+    def test_of_concurrent_replaces_of_one_record_exactly_one_wins(
+        self, store: SessionStore
+    ) -> None:
+        if not hasattr(store, "replace"):
+            pytest.skip("the store has no replace(): see SessionStore for what that costs")
+        replace = store.replace  # type: ignore[attr-defined]
+
+        async def check() -> None:
+            sid, loaded = new_id(), b"\x01" + os.urandom(48)
+            await store.save(sid, loaded, 60)
+            candidates = [b"\x01" + os.urandom(48) for _ in range(8)]
+            results = await asyncio.gather(*(replace(sid, loaded, c, 60) for c in candidates))
+            assert sorted(results) == ["done"] + ["stale"] * 7
+            assert await store.load(sid) == candidates[results.index("done")]
 
         _run(store, check())
 

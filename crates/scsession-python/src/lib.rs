@@ -355,6 +355,15 @@ impl Sealer {
     }
 }
 
+/// What `replace` did, as the Python store contract spells it.
+pub(crate) fn swap_name(swap: core_store::Swap) -> &'static str {
+    match swap {
+        core_store::Swap::Done => "done",
+        core_store::Swap::Stale => "stale",
+        core_store::Swap::Missing => "missing",
+    }
+}
+
 pub(crate) fn parse_id(id: &str) -> PyResult<SessionId> {
     id.parse().map_err(|_| errors::bad_session_id())
 }
@@ -385,6 +394,18 @@ impl MemoryStore {
         self.inner
             .save_now(&parse_id(id)?, data, Duration::from_secs(ttl_seconds));
         Ok(())
+    }
+
+    /// Replaces the record under `id` only if it is still `expected`: "done", "stale" or
+    /// "missing" (see `SessionStore.replace`).
+    fn replace(&self, id: &str, expected: &[u8], data: &[u8], ttl_seconds: u64) -> PyResult<&'static str> {
+        let swap = self.inner.replace_now(
+            &parse_id(id)?,
+            scsession_core::seal::record_version(expected),
+            data,
+            Duration::from_secs(ttl_seconds),
+        );
+        Ok(swap_name(swap))
     }
 
     /// Saves a session without losing concurrent changes; False if it ended meanwhile. With

@@ -10,6 +10,7 @@ use scsession_core::store::{
     self, users, Commit, Committed, MemcachedStore as CoreMemcached, RedisStore as CoreRedis,
     SessionStore, SqlStore as CoreSql, Timeouts, UserKeys,
 };
+use scsession_core::seal::record_version;
 use scsession_core::SessionId;
 
 use crate::errors;
@@ -60,6 +61,26 @@ fn save<'py, S: SessionStore + 'static>(
             .save(&id, &data, ttl)
             .await
             .map_err(errors::store_error)
+    })
+}
+
+fn replace<'py, S: SessionStore + 'static>(
+    py: Python<'py>,
+    store: &Arc<S>,
+    id: &str,
+    expected: &[u8],
+    data: Vec<u8>,
+    ttl_seconds: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (store, id) = (Arc::clone(store), parse_id(id)?);
+    let version = record_version(expected).to_vec();
+    awaitable(py, async move {
+        let ttl = Duration::from_secs(ttl_seconds);
+        let swap = store
+            .replace(&id, &version, &data, ttl)
+            .await
+            .map_err(errors::store_error)?;
+        Ok(crate::swap_name(swap))
     })
 }
 
@@ -196,6 +217,19 @@ macro_rules! store_methods {
                 ttl_seconds: u64,
             ) -> PyResult<Bound<'py, PyAny>> {
                 save(py, &self.inner, id, data, ttl_seconds)
+            }
+
+            /// Replaces the record under `id` with `data` only if it is still `expected` (as
+            /// loaded); resolves to "done", "stale" (another write came first) or "missing".
+            fn replace<'py>(
+                &self,
+                py: Python<'py>,
+                id: &str,
+                expected: &[u8],
+                data: Vec<u8>,
+                ttl_seconds: u64,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                replace(py, &self.inner, id, expected, data, ttl_seconds)
             }
 
             /// Removes `id`; no error if it is not there.

@@ -216,3 +216,79 @@ def test_cookie_options_that_would_break_set_cookie_are_refused(options: dict[st
 def test_a_secret_of_the_wrong_type_says_what_is_expected(secret_key: Any) -> None:
     with pytest.raises(TypeError, match="python -m scsession keygen"):
         SCsessionMiddleware(noop_app, secret_key=secret_key)
+
+
+# -- cookie prefixes -----------------------------------------------------------------------------
+
+BROKEN_PREFIXES: dict[str, dict[str, Any]] = {
+    "__Host- with a Domain": {"cookie_name": "__Host-session", "cookie_domain": "example.com"},
+    "__Host- with a Path": {"cookie_name": "__Host-session", "cookie_path": "/app"},
+    "__Host- without Secure": {"cookie_name": "__Host-session", "cookie_https_only": False},
+    "__host- in lower case": {"cookie_name": "__host-session", "cookie_domain": "example.com"},
+    "__Secure- without Secure": {"cookie_name": "__Secure-session", "cookie_https_only": False},
+}
+
+
+@pytest.mark.parametrize("options", BROKEN_PREFIXES.values(), ids=BROKEN_PREFIXES.keys())
+def test_a_cookie_prefix_whose_rules_the_options_break_is_refused(options: dict[str, Any]) -> None:
+    # Browsers would drop such a cookie without a word: every session would be lost.
+    prefix = options["cookie_name"].split("-")[0] + "-"
+    with pytest.raises(ValueError, match=f"(?i){prefix}.*browsers drop it"):
+        SCsessionMiddleware(noop_app, secret_key=KEY, **options)
+
+
+def test_host_and_secure_prefixes_work_when_their_rules_hold() -> None:
+    for name, options in (
+        ("__Host-session", {}),
+        ("__Secure-session", {"cookie_domain": "example.com", "cookie_path": "/app"}),
+    ):
+        client = TestClient(make_app(cookie_name=name, **options), base_url=HTTPS)
+        response = client.post("/update", json={"a": 1})
+        assert response.headers["set-cookie"].startswith(f"{name}=")
+
+
+# -- startup warnings ----------------------------------------------------------------------------
+
+
+def startup_warnings(caplog: pytest.LogCaptureFixture, **options: Any) -> list[str]:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="scsession"):
+        SCsessionMiddleware(noop_app, **options)
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_no_server_side_time_limit_at_all_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    secret = "0cTvPOu5Z4v0BhCm8oQXmY3M7EM-nJ1qZfGxw_Ux9Ao"  # keygen output: no warning of its own
+    (warning,) = startup_warnings(caplog, secret_key=secret, max_age=None, idle_timeout=None)
+    assert "no server-side time limit" in warning and "max_age" in warning
+    assert startup_warnings(caplog, secret_key=secret, max_age=None, idle_timeout=600) == []
+    assert startup_warnings(caplog, secret_key=secret) == []
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "passwordpasswordpasswordpassword",  # a word repeated
+        "correcthorsebatterystaplecorrecthorse",  # words
+        "Correct-Horse-Battery-Staple-Tractor",  # Capitalized words
+        "a" * 40,  # few distinct characters
+        "0000000000000000000000000000000011111",
+    ],
+)
+def test_a_secret_a_person_made_up_is_warned_about(
+    secret: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    (warning,) = startup_warnings(caplog, secret_key=secret)
+    assert "does not look random" in warning and "python -m scsession keygen" in warning
+    assert secret not in warning, "the warning never shows the key"
+
+
+def test_keygen_output_and_random_bytes_are_not_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from scsession.cli import keygen
+
+    for _ in range(200):
+        assert startup_warnings(caplog, secret_key=keygen()) == []
+    assert startup_warnings(caplog, secret_key=os.urandom(32).hex()) == []
+    assert startup_warnings(caplog, secret_key=os.urandom(32)) == []

@@ -212,3 +212,17 @@ def test_a_failing_async_hook_is_logged_too(
         ("modified",),
     ]
     assert client.get("/view").json() == {"session": {"a": 2}}
+
+
+def test_an_event_printed_by_a_hook_shows_no_cookie_and_no_session_data(
+    client: TestClient, recorder: Recorder
+) -> None:
+    client.post("/update", json={"card": "4111-1111-1111-1111"})
+    cookie = client.cookies["session"]
+    client.post("/update", json={"card": "4111-1111-1111-1111", "n": 2})
+    assert [e.kind for e in recorder.events] == ["created", "modified"]
+    for event in recorder.events:
+        for shown in (repr(event), str(event), f"{event}"):
+            assert cookie not in shown and "4111" not in shown and "scope" not in shown
+            assert event.session_id in shown and event.kind in shown
+    assert recorder.events[1].scope["path"] == "/update", "the scope is still there to use"

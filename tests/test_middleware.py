@@ -363,3 +363,30 @@ def test_same_key_bytes_and_str_open_each_other(new_store: Callable[[], Any]) ->
     as_bytes = TestClient(make_app(store=store, secret_key=KEY.encode()), base_url=HTTPS)
     value = the_set_cookie(as_str.post("/update", json={"a": 1})).value
     assert as_bytes.get("/view", headers=cookie_header(value)).json() == {"session": {"a": 1}}
+
+
+def test_a_cookie_header_stuffed_with_copies_costs_at_most_two_store_reads() -> None:
+    """150 copies of a signed id and a handful of other valid ids (signed out long ago, still
+    carrying a valid MAC): each distinct id is tried once, and at most two are tried."""
+    store = SpyStore()
+    client = TestClient(make_app(store=store), base_url=HTTPS)
+    old_cookies = []
+    for _ in range(5):
+        client.post("/update", json={"user": "ada"})
+        old_cookies.append(client.cookies["session"])
+        client.post("/invalidate")
+        client.cookies.clear()
+    client.post("/update", json={"user": "ada"})
+    live = client.cookies["session"]
+    client.cookies.clear()
+    store.calls.clear()
+    header = "; ".join([f"session={live}"] * 150 + [f"session={c}" for c in old_cookies])
+    assert client.get("/view", headers={"cookie": header}).json() == {"session": {"user": "ada"}}
+    assert store.names().count("load") == 1
+    store.calls.clear()
+    signed_out_first = "; ".join([f"session={c}" for c in old_cookies] + [f"session={live}"])
+    client.get("/view", headers={"cookie": signed_out_first})
+    assert store.names().count("load") == 2, "two candidates at most, even if neither opens"
+    store.calls.clear()
+    client.get("/view", headers={"cookie": "; ".join([f"session={old_cookies[0]}"] * 150)})
+    assert store.names().count("load") == 1, "150 copies of a signed-out id: one read"

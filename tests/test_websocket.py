@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 
+import pytest
 from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
-from .support import cookie_header, parse_set_cookie
+from scsession import MemoryStore
+
+from .support import HTTPS, cookie_header, make_app, parse_set_cookie
 
 MakeClient = Callable[..., TestClient]
 
@@ -59,3 +64,75 @@ def test_session_written_before_accept_is_sent_with_the_accept(make_client: Make
     assert client.get("/view", headers=cookie_header(value)).json() == {
         "session": {"connected": True}
     }
+
+
+# -- changes after accept() ----------------------------------------------------------------------
+
+
+async def write_after_accept(websocket: WebSocket) -> None:
+    await websocket.accept()
+    message = await websocket.receive_json()
+    websocket.session.update(message)
+    await websocket.send_json({"session": dict(websocket.session)})
+    await websocket.close()
+
+
+async def sign_out_after_accept(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.receive_json()
+    websocket.session.invalidate()  # starts deleting the record at once
+    await websocket.send_json({"signed_out": True})
+    await websocket.receive_json()  # the test checks from outside before the socket closes
+    await websocket.close()
+
+
+def test_with_a_store_a_change_after_accept_is_saved_when_the_socket_closes() -> None:
+    store = MemoryStore()
+    app = make_app(store=store, routes=[WebSocketRoute("/ws", write_after_accept)])
+    client = TestClient(app, base_url=HTTPS)
+    client.post("/update", json={"user": "ada"})
+    with client.websocket_connect("wss://testserver/ws") as websocket:
+        websocket.send_json({"theme": "dark"})
+        assert websocket.receive_json() == {"session": {"user": "ada", "theme": "dark"}}
+    assert client.get("/view").json() == {"session": {"user": "ada", "theme": "dark"}}
+
+
+def test_with_a_store_invalidate_after_accept_ends_the_session_at_once() -> None:
+    store = MemoryStore()
+    app = make_app(store=store, routes=[WebSocketRoute("/ws", sign_out_after_accept)])
+    client = TestClient(app, base_url=HTTPS)
+    client.post("/update", json={"user": "ada"})
+    session_id = client.get("/id").json()["id"]
+    with client.websocket_connect("wss://testserver/ws") as websocket:
+        websocket.send_json({})
+        assert websocket.receive_json() == {"signed_out": True}
+        # The socket is still open, and the record is already gone for every other request.
+        assert asyncio.run(store.load(session_id)) is None
+        websocket.send_json({})
+    assert asyncio.run(store.load(session_id)) is None
+
+
+def test_in_cookie_mode_a_change_after_accept_is_lost_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = TestClient(
+        make_app(routes=[WebSocketRoute("/ws", write_after_accept)]), base_url=HTTPS
+    )
+    client.post("/update", json={"user": "ada"})
+    with client.websocket_connect("wss://testserver/ws") as websocket:
+        websocket.send_json({"theme": "dark"})
+        websocket.receive_json()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("changed after the WebSocket was accepted" in m for m in warnings), warnings
+    assert any("handshake's Set-Cookie" in m for m in warnings)
+    assert client.get("/view").json() == {"session": {"user": "ada"}}
+
+
+def test_a_socket_that_changes_nothing_after_accept_logs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = TestClient(make_app(routes=[WebSocketRoute("/ws", read_session)]), base_url=HTTPS)
+    client.post("/update", json={"user": "ada"})
+    with client.websocket_connect("wss://testserver/ws") as websocket:
+        websocket.receive_json()
+    assert not [r for r in caplog.records if "WebSocket" in r.getMessage()]

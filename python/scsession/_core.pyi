@@ -10,6 +10,8 @@ __all__ = [
     "MemoryStore",
     "RedisStore",
     "SQLStore",
+    "SaveOp",
+    "Saving",
     "Sealer",
     "UserSession",
     "changed_keys",
@@ -113,6 +115,8 @@ class MemoryStore:
     def __new__(cls) -> MemoryStore: ...
     def load(self, id: str) -> bytes | None: ...
     def save(self, id: str, data: bytes, ttl_seconds: int) -> None: ...
+    def replace(self, id: str, expected: bytes, data: bytes, ttl_seconds: int) -> str:
+        """Replaces the record only if it is still ``expected``: "done", "stale" or "missing"."""
     def commit(
         self,
         sealer: Sealer,
@@ -122,10 +126,13 @@ class MemoryStore:
         data: bytes,
         base: bytes | None,
         base_data: bytes | None,
+        previous: str | None = None,
         user_id: str | int | None = None,
         user_agent: str | None = None,
     ) -> bool: ...
     def delete(self, id: str) -> None: ...
+    def use_secret_key(self, secret_key: str | bytes | Sequence[str | bytes]) -> None:
+        """Keys the per-user index by ``secret_key`` (the middleware's)."""
     def bind(
         self,
         user_id: str | int,
@@ -139,6 +146,43 @@ class MemoryStore:
     def sessions_for_user(self, user_id: str | int) -> list[UserSession]: ...
     def invalidate_user(self, user_id: str | int, except_id: str | None = None) -> int: ...
     def __len__(self) -> int: ...
+
+@final
+class Saving:
+    """One save of a session against a store written in Python with ``replace``: the core's
+    algorithm, step by step (see ``scsession._saving.save_with_replace``)."""
+
+    def __new__(
+        cls,
+        sealer: Sealer,
+        id: str,
+        created: int,
+        now: int,
+        data: bytes,
+        base: bytes | None,
+        base_data: bytes | None,
+        previous: str | None = None,
+    ) -> Saving: ...
+    def next(self, reply: object = None) -> SaveOp:
+        """The next operation, given what the store returned for the last one."""
+
+@final
+class SaveOp:
+    """What a ``Saving`` asks for: ``kind`` is "save", "replace", "load", "delete" or "pause",
+    or "saved" / "gone" when the save is over."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def expected(self) -> bytes | None: ...
+    @property
+    def blob(self) -> bytes | None: ...
+    @property
+    def ttl(self) -> int: ...
+    @property
+    def delay(self) -> float: ...
 
 @final
 class UserSession:
@@ -173,6 +217,14 @@ class _NetworkStore:
     def delete(self, id: str) -> Awaitable[None]:
         """Removes ``id``; no error if it is not there."""
 
+    def replace(self, id: str, expected: bytes, data: bytes, ttl_seconds: int) -> Awaitable[str]:
+        """Replaces the record under ``id`` with ``data`` only if it is still ``expected`` (as
+        loaded); resolves to "done", "stale" (another write came first) or "missing"."""
+
+    def use_secret_key(self, secret_key: str | bytes | Sequence[str | bytes]) -> None:
+        """Keys the per-user index by ``secret_key`` (the middleware's; it calls this itself at
+        the app's first request)."""
+
     def count(self) -> Awaitable[int]:
         """Resolves to how many live sessions the store holds, for tools, not requests: a SCAN
         of every key (Redis), about as many as the LRU crawler lists (Memcached), a ``COUNT``
@@ -187,6 +239,7 @@ class _NetworkStore:
         data: bytes,
         base: bytes | None,
         base_data: bytes | None,
+        previous: str | None = None,
         user_id: str | int | None = None,
         user_agent: str | None = None,
     ) -> Awaitable[bool]:

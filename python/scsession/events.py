@@ -40,9 +40,9 @@ class SessionEvent:
       store it comes once the response is done; with cookie sessions, only if the handler used
       the session.
 
-    ``repr(event)`` and ``str(event)`` show the kind, the ids and the changed keys, never the
-    scope. ``scope`` is the request's ASGI scope (``starlette.requests.Request(event.scope)`` gives a
-    request object: client address, headers, path).
+    ``scope`` is the request's ASGI scope (``starlette.requests.Request(event.scope)`` gives a
+    request object: client address, headers, path). ``repr(event)`` and ``str(event)`` show the
+    kind, the ids and the changed keys, never the scope (it holds the cookie and the data).
     """
 
     kind: EventKind

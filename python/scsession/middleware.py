@@ -194,7 +194,8 @@ class SCsessionMiddleware:
         """An HTTP request whose save may do I/O (a store) or raise events. With a store that
         goes down, the request is answered 503 (``on_store_error="fail"``) if nothing of its
         response was sent yet."""
-        started = False  # a message of the response went out (or was replaced by a 503)
+        # False: nothing sent yet; True: the app's response started; None: a 503 replaced it.
+        started: bool | None = False
 
         def send_wrapper(message: Message) -> Awaitable[None]:
             nonlocal started

@@ -65,6 +65,8 @@ class Session(dict[str, Any]):
     )
     #: The store, set by the middleware in store mode only (read by bind_user).
     _store: Any
+    #: Called by invalidate() on an open WebSocket in store mode (the middleware sets it).
+    _on_end: Callable[[], Any] | None
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         """A loaded session holding ``data``.

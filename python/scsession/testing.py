@@ -13,9 +13,9 @@ a fresh, empty store; pytest then runs every check below against it::
 
 Each check runs in its own ``asyncio.run``; if the store has an ``async aclose()`` method, it is
 awaited at the end of each check, in the same event loop. The store's own contract is checked
-first (``load``, ``save``, ``delete``, time to live, and ``replace`` where the store has it), then sessions through
-:class:`SCsessionMiddleware` with the store: saved, read back, regenerated, invalidated, and a
-record that is not a session.
+first (``load``, ``save``, ``delete``, time to live, and ``replace`` where the store has
+it), then sessions through :class:`SCsessionMiddleware` with the store: saved, read back,
+regenerated, invalidated, and a record that is not a session.
 Every built-in store passes it, and so does the README's example store.
 
 :class:`UserIndexConformance` checks a store's per-user index (``Session.bind_user``,
@@ -151,7 +151,7 @@ class StoreConformance:
     def test_replace_swaps_only_the_record_that_was_loaded(self, store: SessionStore) -> None:
         if not hasattr(store, "replace"):
             pytest.skip("the store has no replace(): see SessionStore for what that costs")
-        replace = store.replace  # type: ignore[attr-defined]
+        replace = store.replace
 
         async def check() -> None:
             sid = new_id()
@@ -174,7 +174,7 @@ class StoreConformance:
     ) -> None:
         if not hasattr(store, "replace"):
             pytest.skip("the store has no replace(): see SessionStore for what that costs")
-        replace = store.replace  # type: ignore[attr-defined]
+        replace = store.replace
 
         async def check() -> None:
             sid, loaded = new_id(), b"\x01" + os.urandom(48)

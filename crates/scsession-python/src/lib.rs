@@ -163,7 +163,9 @@ impl Sealer {
                 }
             }
         }
-        let ids = self.core.session_ids(values.iter().map(|v| v.as_bytes()));
+        let ids = self
+            .core
+            .session_ids(values.iter().map(PyBytesMethods::as_bytes));
         Ok(ids.iter().map(ToString::to_string).collect())
     }
 
@@ -398,7 +400,13 @@ impl MemoryStore {
 
     /// Replaces the record under `id` only if it is still `expected`: "done", "stale" or
     /// "missing" (see `SessionStore.replace`).
-    fn replace(&self, id: &str, expected: &[u8], data: &[u8], ttl_seconds: u64) -> PyResult<&'static str> {
+    fn replace(
+        &self,
+        id: &str,
+        expected: &[u8],
+        data: &[u8],
+        ttl_seconds: u64,
+    ) -> PyResult<&'static str> {
         let swap = self.inner.replace_now(
             &parse_id(id)?,
             scsession_core::seal::record_version(expected),
@@ -472,7 +480,15 @@ impl MemoryStore {
         ttl_seconds: u64,
         user_agent: Option<String>,
     ) -> PyResult<()> {
-        let b = users::NewEntry::new(&self.keys, user_id, id, created, now, ttl_seconds, user_agent)?;
+        let b = users::NewEntry::new(
+            &self.keys,
+            user_id,
+            id,
+            created,
+            now,
+            ttl_seconds,
+            user_agent,
+        )?;
         CoreMemoryStore::run_now(core_store::users::bind(
             &self.inner,
             b.user.primary(),

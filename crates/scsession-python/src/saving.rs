@@ -80,7 +80,7 @@ impl Saving {
 }
 
 fn swap(reply: Option<&Bound<'_, PyAny>>) -> PyResult<Swap> {
-    let text = reply.and_then(|r| r.cast::<PyString>().ok().map(|s| s.to_string()));
+    let text = reply.and_then(|r| r.cast::<PyString>().ok().map(ToString::to_string));
     match text.as_deref() {
         Some("done") => Ok(Swap::Done),
         Some("stale") => Ok(Swap::Stale),

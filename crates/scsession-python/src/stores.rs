@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use scsession_core::seal::record_version;
 use scsession_core::store::{
     self, users, Commit, Committed, MemcachedStore as CoreMemcached, RedisStore as CoreRedis,
     SessionStore, SqlStore as CoreSql, Timeouts, UserKeys,
 };
-use scsession_core::seal::record_version;
 use scsession_core::SessionId;
 
 use crate::errors;

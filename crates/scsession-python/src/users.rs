@@ -37,17 +37,16 @@ impl IndexKeys {
     /// Keys the index by `secret_key`: a `str` or `bytes`, or a list of them (the first is
     /// where entries are written; all are read), as `SCsessionMiddleware(secret_key=...)` takes.
     pub fn set(&self, secret_key: &Bound<'_, PyAny>) -> PyResult<()> {
-        let secrets: Vec<Vec<u8>> = if secret_key.is_instance_of::<PyString>()
-            || secret_key.is_instance_of::<PyBytes>()
-        {
-            vec![secret(secret_key)?]
-        } else {
-            let mut all = Vec::new();
-            for key in secret_key.try_iter()? {
-                all.push(secret(&key?)?);
-            }
-            all
-        };
+        let secrets: Vec<Vec<u8>> =
+            if secret_key.is_instance_of::<PyString>() || secret_key.is_instance_of::<PyBytes>() {
+                vec![secret(secret_key)?]
+            } else {
+                let mut all = Vec::new();
+                for key in secret_key.try_iter()? {
+                    all.push(secret(&key?)?);
+                }
+                all
+            };
         let keys = KeyRing::new(&secrets).map_err(errors::key_error)?;
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(keys);
         Ok(())

@@ -196,7 +196,7 @@ impl Saving {
                 (Some(_), None) => self.swap(sealer, lifetime),
                 (Some(_), Some(_)) => self.save(State::SavingMoved, sealer, lifetime),
             },
-            (State::SavingNew, Some(Reply::Done)) | (State::DeletingOld, Some(Reply::Done)) => {
+            (State::SavingNew | State::DeletingOld, Some(Reply::Done)) => {
                 self.finish(Committed::Saved)
             }
             (State::SavingMoved, Some(Reply::Done)) => self.swap(sealer, lifetime),

@@ -71,9 +71,10 @@ test: build ## Rust tests, clippy, then pytest (PYTEST_ARGS=... passes options o
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
-bench: build ## compare with other session middlewares (BENCH_ARGS=--quick for a smoke run)
+bench: build ## compare with other session middlewares, bound writes, writes under contention (BENCH_ARGS=--quick: smoke run)
 	$(VENV_PY) benches/bench_middleware.py $(BENCH_ARGS)
 	$(VENV_PY) benches/bench_bound.py $(if $(findstring --quick,$(BENCH_ARGS)),--rounds 1 --writes 20)
+	$(VENV_PY) benches/bench_contention.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 
 lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy
 	$(VENV)/bin/ruff check

@@ -63,3 +63,18 @@ def test_bound_session_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--rounds", "1", "--writes", "5"]) == 0
     out = capsys.readouterr().out
     assert "| memory |" in out and "| redis |" in out
+
+
+def test_contention_bench_runs_without_failed_or_lost_writes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One uvicorn and two uvicorns on one Redis, 1 s of wrk each (about 5 s)."""
+    path = BENCH.parent / "bench_contention.py"
+    spec = importlib.util.spec_from_file_location("bench_contention", path)
+    assert spec is not None and spec.loader is not None
+    bench: Any = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick"]) == 0, "a failed request or a lost write under contention"
+    out = capsys.readouterr().out
+    assert "| one process | this |" in out and "| two processes | this |" in out
+    assert "No failed request, no lost write." in out

@@ -7,10 +7,10 @@ RedisStore on the session's `redis_server` (tests/servers.py).
 from __future__ import annotations
 
 import asyncio
-import os
 import base64
 import importlib
 import json
+import os
 import re
 import sys
 import time

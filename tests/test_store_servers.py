@@ -20,7 +20,6 @@ from scsession import (
     RedisStore,
     SQLStore,
     StoreError,
-    StoreUnavailableError,
 )
 from scsession.testing import Browser, StoreConformance, UserIndexConformance
 

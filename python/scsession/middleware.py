@@ -537,33 +537,23 @@ class SCsessionMiddleware:
         `previous` the loaded one); False when it ended meanwhile and nothing was written. A
         built-in store writes `binding` to its per-user index in the same step."""
         store: Any = self.store
+        # What the core's save needs: the write, and what the request loaded.
+        write = (
+            self._sealer,
+            session_id,
+            session._created,
+            now,
+            data,
+            session._stored,
+            session._original,
+            previous,
+        )
         if self._store_commit is not None:
             user, agent = binding if binding is not None else (None, None)
-            saved: bool = await self._store_commit(
-                self._sealer,
-                session_id,
-                session._created,
-                now,
-                data,
-                session._stored,
-                session._original,
-                previous,
-                user,
-                agent,
-            )
+            saved: bool = await self._store_commit(*write, user, agent)
             return saved
         if self._store_replace is not None:
-            saving = _core.Saving(
-                self._sealer,
-                session_id,
-                session._created,
-                now,
-                data,
-                session._stored,
-                session._original,
-                previous,
-            )
-            return await save_with_replace(store, saving)
+            return await save_with_replace(store, _core.Saving(*write))
         # A store with neither: no compare-and-swap (the README says what that loses).
         blob = self._sealer.seal_record(session_id, session._created, now, data)
         ttl = self._sealer.store_ttl(session._created, now)

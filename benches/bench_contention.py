@@ -216,8 +216,6 @@ def run_wrk(wrk: str, port: int, script: Path, seconds: float, connections: int)
         command, capture_output=True, text=True, timeout=seconds + 60, check=False
     )
     out = done.stdout + done.stderr
-    if os.environ.get("BENCH_CONTENTION_WRK_OUTPUT"):
-        print(out, file=sys.stderr)
     rate = re.search(r"Requests/sec:\s*([0-9.]+)", out)
     count = re.search(r"(\d+) requests in", out)
     if done.returncode != 0 or rate is None or count is None:

@@ -4,11 +4,16 @@ uvicorn: tests/test_outage_http.py; every built-in store: tests/test_store_serve
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
+
+from scsession._outage import PROBE_EVERY
 
 from .support import HTTPS, ReplaceStore, make_app, no_set_cookie, the_set_cookie
 
@@ -20,12 +25,17 @@ class FlakyStore(ReplaceStore):
         super().__init__()
         self.down = False
         self.down_on_write = False  # up for loading, down for saving
+        self.slow = 0.0  # seconds a failing load waits first (a timeout)
+        self.loads = 0
 
     def _check(self, writing: bool = False) -> None:
         if self.down or (writing and self.down_on_write):
             raise ConnectionError("connection refused (the test stopped the store)")
 
     async def load(self, id: str) -> bytes | None:
+        self.loads += 1
+        if self.down and self.slow:
+            await asyncio.sleep(self.slow)
         self._check()
         return await super().load(id)
 
@@ -101,14 +111,37 @@ def test_anonymous_runs_requests_with_an_empty_session_that_is_never_written(
     assert client.get("/view").json() == {"session": {"user": "ada"}}
 
 
-def test_anonymous_sign_out_during_an_outage_still_removes_the_cookie() -> None:
+def test_anonymous_sign_out_during_an_outage_still_removes_the_cookie_and_later_the_record() -> (
+    None
+):
     store, client = signed_in("anonymous")
+    cookie = client.cookies["session"]
     store.down = True
     response = client.post("/invalidate")
     assert response.status_code == 200
     assert the_set_cookie(response).deletes
     store.down = False
     assert client.get("/view").json() == {"session": {}}, "this browser is signed out"
+    # Another request after the store is back: the record of the session signed out during
+    # the outage is deleted then, so a copy of the old cookie opens nothing either.
+    other = TestClient(client.app, base_url=HTTPS)
+    other.post("/update", json={"someone": "else"})
+    copy = TestClient(client.app, base_url=HTTPS, cookies={"session": cookie})
+    assert copy.get("/view").json() == {"session": {}}
+    assert len(store.records) == 1
+
+
+def test_a_store_that_times_out_is_tried_once_a_second_while_down() -> None:
+    store, client = signed_in("fail")
+    store.down, store.slow = True, 0.3
+    loads = store.loads
+    started = time.monotonic()
+    assert [client.get("/view").status_code for _ in range(5)] == [503] * 5
+    assert time.monotonic() - started < 0.3 * 2, "only the first request waited"
+    assert store.loads == loads + 1
+    store.down = False
+    time.sleep(PROBE_EVERY)
+    assert client.get("/view").json() == {"session": {"user": "ada"}}
 
 
 @pytest.mark.parametrize("policy", ["fail", "anonymous"])

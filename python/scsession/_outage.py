@@ -27,6 +27,16 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (StoreUnavailableError, OSError
 
 #: Seconds a client is asked to wait before trying again (the ``Retry-After`` header).
 RETRY_AFTER = 5
+#: While the store is down and each try of it waits (a timeout, or a database pool that keeps
+#: retrying a refused connection until connect_timeout), one request a second tries it and the
+#: others fail at once instead of each waiting that long. A store that fails at once (a refused
+#: Redis connection) is tried by every request, so the first one after it is back works.
+PROBE_EVERY = 1.0
+#: A failed try that took longer than this (seconds) is a slow one.
+SLOW_FAILURE = 0.2
+#: Sessions signed out during an outage (``"anonymous"``) whose records are deleted once the
+#: store answers again; past this many, the oldest are left to expire.
+MAX_PENDING_DELETES = 10_000
 
 _BODY = b"Service Unavailable: the session store is not answering. Try again in a few seconds."
 
@@ -34,20 +44,54 @@ _BODY = b"Service Unavailable: the session store is not answering. Try again in 
 class Outage:
     """The state of one middleware's store: up, or down since when and for how many requests."""
 
-    __slots__ = ("_policy", "_store", "affected", "since")
+    __slots__ = (
+        "_error",
+        "_last_try",
+        "_pending",
+        "_policy",
+        "_slow",
+        "_store",
+        "affected",
+        "since",
+    )
 
     def __init__(self, store: Any, policy: OutagePolicy) -> None:
         self._store = store
         self._policy = policy
         self.since: float | None = None  # time.monotonic() of the first failure, while down
         self.affected = 0
+        self._error: BaseException | None = None  # what the outage began with
+        self._last_try = 0.0  # time.monotonic() of the last request that tried the store
+        self._slow = False  # the last failed try waited (see PROBE_EVERY)
+        self._pending: dict[str, None] = {}  # ids to delete once the store is back, in order
 
-    def failed(self, error: BaseException) -> None:
-        """A request found the store down: logged when the outage begins, counted after."""
+    def skip(self) -> BaseException | None:
+        """While down: the outage's error for a request that should not try the store (it was
+        tried less than PROBE_EVERY ago), or None for the one that may try it now."""
+        now = time.monotonic()
+        if self._slow and now - self._last_try < PROBE_EVERY:
+            return self._error
+        self._last_try = now
+        return None
+
+    def delete_later(self, session_id: str) -> None:
+        """A session signed out while the store is down: its record goes once it is back."""
+        self._pending[session_id] = None
+        while len(self._pending) > MAX_PENDING_DELETES:
+            del self._pending[next(iter(self._pending))]
+
+    def failed(self, error: BaseException, tried: float | None = None) -> None:
+        """A request found the store down (`tried`: when it began trying, if it did): logged
+        when the outage begins, counted after."""
         self.affected += 1
+        now = time.monotonic()
+        if tried is not None:
+            self._slow = now - tried > SLOW_FAILURE
+            self._last_try = now
         if self.since is not None:
             return
-        self.since = time.monotonic()
+        self.since = now
+        self._error = error
         what = (
             "requests that use the session are answered 503 with Retry-After"
             if self._policy == "fail"
@@ -63,10 +107,11 @@ class Outage:
             self._policy,
         )
 
-    def answered(self) -> None:
-        """The store answered: if it was down, the outage is over (logged with its length)."""
+    def answered(self) -> list[str]:
+        """The store answered: if it was down, the outage is over (logged with its length).
+        Returns the ids of sessions signed out meanwhile, whose records are to be deleted."""
         if self.since is None:
-            return
+            return []
         logger.warning(
             "scsession: the session store %r answers again after %.1f s; %d requests met the "
             "outage",
@@ -74,8 +119,10 @@ class Outage:
             time.monotonic() - self.since,
             self.affected,
         )
-        self.since = None
+        self.since = self._error = None
         self.affected = 0
+        pending, self._pending = list(self._pending), {}
+        return pending
 
 
 async def unavailable_response(scope: MutableMapping[str, Any], send: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from time import monotonic as _monotonic
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Literal
 
@@ -163,9 +164,18 @@ class SCsessionMiddleware:
             # the handler touches it.
             session._loader = _staged
             session._store = self.store
-            try:
-                session._source, expired = await self._fetch_record(scope, session)
-            except OUTAGE_ERRORS as error:
+            # While the store is down, only one request a second waits for it.
+            error = self._outage.skip() if self._outage.since is not None else None
+            if error is None:
+                tried = _monotonic()
+                try:
+                    session._source, expired = await self._fetch_record(scope, session)
+                except OUTAGE_ERRORS as failure:
+                    self._outage.failed(failure, tried)
+                    error = failure
+            else:
+                self._outage.failed(error)
+            if error is not None:
                 await self._offline(scope, receive, send, session, error)
                 return
         scope["session"] = session
@@ -222,8 +232,8 @@ class SCsessionMiddleware:
     async def _offline(
         self, scope: Scope, receive: Any, send: Any, session: Session, error: BaseException
     ) -> None:
-        """The store did not answer while this request's session was being read."""
-        self._outage.failed(error)
+        """The store did not answer while this request's session was being read (counted and
+        logged by the caller)."""
         scope["session"] = session
         session._source = None
         if self._on_store_error == "fail":
@@ -256,10 +266,22 @@ class SCsessionMiddleware:
                 and session._retired_id is not None
                 and session._id is None
             ):
+                # The record itself is deleted once the store answers again.
+                self._outage.delete_later(session._retired_id)
                 message = _with_set_cookie(message, self._delete_cookie)
             return send(message)  # type: ignore[no-any-return]
 
         await self.app(scope, receive, anonymous_send)
+
+    async def _store_is_back(self) -> None:
+        """The store answered after an outage: logged, and the records of sessions signed out
+        meanwhile (``"anonymous"``) are deleted now."""
+        assert self.store is not None  # outages are a store's
+        for session_id in self._outage.answered():
+            try:
+                await self.store.delete(session_id)
+            except OUTAGE_ERRORS:
+                self._outage.delete_later(session_id)  # down again: at the next recovery
 
     async def _socket(self, scope: Scope, receive: Any, send: Any, session: Session) -> None:
         """A WebSocket: the session is saved with the handshake's response (``accept``), as
@@ -356,12 +378,12 @@ class SCsessionMiddleware:
                 session._stored = blob
                 session._loaded_user = _bound_user_id(opened[3])
                 if self._outage.since is not None:
-                    self._outage.answered()
+                    await self._store_is_back()
                 return (session_id, *opened), expired
             if self._on_event is not None and self._sealer.expired_record(session_id, blob, now):
                 expired = session_id
         if self._outage.since is not None and session_ids:
-            self._outage.answered()
+            await self._store_is_back()
         return None, expired
 
     # -- saving ----------------------------------------------------------------------------------
@@ -395,10 +417,15 @@ class SCsessionMiddleware:
         if self.store is None:
             header = self._cookie_header(session)
         else:
+            tried = None
             try:
+                down = self._outage.skip() if self._outage.since is not None else None
+                if down is not None:
+                    raise down
+                tried = _monotonic()
                 header = await self._store_write(session)
             except OUTAGE_ERRORS as error:
-                self._outage.failed(error)
+                self._outage.failed(error, tried)
                 if self._on_store_error == "fail":
                     replaced()
                     await unavailable_response(scope, send)
@@ -406,7 +433,7 @@ class SCsessionMiddleware:
                 await send(message)
                 return
             if self._outage.since is not None:
-                self._outage.answered()
+                await self._store_is_back()
         await send(message if header is None else _with_set_cookie(message, header))
         if self._on_event is not None:
             await emit(self._on_event, self._events(session, scope, before, header))

@@ -75,6 +75,8 @@ bench: build ## compare with other session middlewares, bound writes, writes und
 	$(VENV_PY) benches/bench_middleware.py $(BENCH_ARGS)
 	$(VENV_PY) benches/bench_bound.py $(if $(findstring --quick,$(BENCH_ARGS)),--rounds 1 --writes 20)
 	$(VENV_PY) benches/bench_contention.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
+	@# The issue's load (16 connections) did not make the old code fail here; 256 did (2 processes).
+	$(if $(findstring --quick,$(BENCH_ARGS)),,$(VENV_PY) benches/bench_contention.py --connections 256)
 
 lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy
 	$(VENV)/bin/ruff check

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_memcached::{Client, Error, MetaProtocol, Status};
 
-use super::net::{bounded, mask_url, unavailable, Timeouts};
+use super::net::{bounded, percent_decode, unavailable, Masked, Timeouts};
 use super::{SessionStore, StoreError, Swap, UserKey, MAX_ATTEMPTS};
 use crate::id::SessionId;
 
@@ -26,7 +26,8 @@ const RELATIVE_EXPIRY_LIMIT: u64 = 30 * 24 * 3600;
 /// Sessions in Memcached.
 pub struct MemcachedStore {
     address: String,
-    name: String,
+    /// The URL as messages show it.
+    masked: Masked,
     prefix: String,
     timeouts: Timeouts,
     idle: Mutex<Vec<Client>>,
@@ -35,7 +36,7 @@ pub struct MemcachedStore {
 impl core::fmt::Debug for MemcachedStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MemcachedStore")
-            .field("url", &self.name)
+            .field("url", &self.masked.name())
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
@@ -45,14 +46,15 @@ impl MemcachedStore {
     /// A store at `url` (`memcache://host:port`). Keys are `{prefix}{id}`; the prefix may not
     /// contain spaces or control characters. Nothing is connected until first use.
     pub fn new(url: &str, prefix: &str, timeouts: Timeouts) -> Result<Self, StoreError> {
-        let name = mask_url(url);
+        let masked = Masked::new(url);
         let address = url
             .strip_prefix("memcache://")
             .or_else(|| url.strip_prefix("memcached://"))
             .filter(|a| !a.is_empty() && !a.contains(['/', '@', ',']))
             .ok_or_else(|| {
-                StoreError::Backend(format!(
-                    "{name} is not a Memcached URL (expected memcache://host:port)"
+                masked.message(format_args!(
+                    "{masked} is not a Memcached URL (expected memcache://host:port, without a \
+                     user or password)"
                 ))
             })?;
         if prefix.len() > 200 || prefix.bytes().any(|b| b <= b' ' || b == 0x7f) {
@@ -63,7 +65,7 @@ impl MemcachedStore {
         }
         Ok(Self {
             address: format!("tcp://{address}"),
-            name,
+            masked,
             prefix: prefix.to_owned(),
             timeouts,
             idle: Mutex::new(Vec::new()),
@@ -119,19 +121,18 @@ impl MemcachedStore {
                 return Ok(());
             }
         }
-        Err(StoreError::Backend(format!(
-            "{}: a user's session index was changed by {MAX_ATTEMPTS} other requests while \
-             this one tried to change it",
-            self.name
+        Err(self.masked.backend(format_args!(
+            "a user's session index was changed by {MAX_ATTEMPTS} other requests while this \
+             one tried to change it"
         )))
     }
 
     fn error(&self, err: &Error) -> StoreError {
         match err {
             Error::Connect(_) | Error::ConnectionClosed | Error::Io(_) => {
-                unavailable(&self.name, err)
+                self.masked.unavailable(err)
             }
-            _ => StoreError::Backend(format!("{}: {err}", self.name)),
+            _ => self.masked.backend(err),
         }
     }
 
@@ -139,11 +140,10 @@ impl MemcachedStore {
     fn write_error(&self, err: StoreError, len: usize) -> StoreError {
         match err {
             StoreError::Backend(message) if message.contains("too large") => {
-                StoreError::Backend(format!(
-                    "{}: the session record is {len} bytes, more than memcached keeps in one \
-                     item (its -I option, 1 MB by default). Store less in the session (an id \
-                     rather than the object), or start memcached with a larger -I",
-                    self.name
+                self.masked.backend(format_args!(
+                    "the session record is {len} bytes, more than memcached keeps in one item \
+                     (its -I option, 1 MB by default). Store less in the session (an id rather \
+                     than the object), or start memcached with a larger -I"
                 ))
             }
             other => other,
@@ -162,7 +162,7 @@ impl MemcachedStore {
         match tokio::time::timeout(self.timeouts.connect, Client::new(&self.address)).await {
             Ok(Ok(client)) => Ok(client),
             Ok(Err(err)) => Err(self.error(&err)),
-            Err(_) => Err(unavailable(&self.name, "connecting timed out")),
+            Err(_) => Err(unavailable(self.masked.name(), "connecting timed out")),
         }
     }
 
@@ -183,7 +183,7 @@ impl MemcachedStore {
         operation: impl AsyncFnOnce(&mut Client) -> Result<T, Error>,
     ) -> Result<T, StoreError> {
         let limit = self.timeouts.connect + self.timeouts.operation;
-        bounded(&self.name, limit, async {
+        bounded(self.masked.name(), limit, async {
             let mut client = self.checkout().await?;
             let result = operation(&mut client).await;
             if matches!(result, Ok(_) | Err(Error::Protocol(_))) {
@@ -388,24 +388,24 @@ impl MemcachedStore {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(StoreError::Backend(format!(
-            "{}: memcached's LRU crawler stayed busy with another request for 5 s; try again",
-            self.name
-        )))
+        Err(self
+            .masked
+            .backend("memcached's LRU crawler stayed busy with another request for 5 s; try again"))
     }
 
     /// One `lru_crawler metadump all` on a connection of its own; `None` when the crawler is
     /// busy.
     async fn metadump_count(&self) -> Result<Option<u64>, StoreError> {
         let address = self.address.trim_start_matches("tcp://");
-        let io = |e: std::io::Error| unavailable(&self.name, e);
+        let io = |e: std::io::Error| self.masked.unavailable(e);
         let limit = self.timeouts.operation;
-        let stream = bounded(&self.name, self.timeouts.connect, async {
+        let name = self.masked.name();
+        let stream = bounded(name, self.timeouts.connect, async {
             tokio::net::TcpStream::connect(address).await.map_err(io)
         })
         .await?;
         let mut stream = BufReader::new(stream);
-        bounded(&self.name, limit, async {
+        bounded(name, limit, async {
             stream
                 .get_mut()
                 .write_all(b"lru_crawler metadump all\r\n")
@@ -417,15 +417,12 @@ impl MemcachedStore {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = bounded(&self.name, limit, async {
+            let n = bounded(name, limit, async {
                 stream.read_until(b'\n', &mut line).await.map_err(io)
             })
             .await?;
             if n == 0 {
-                return Err(unavailable(
-                    &self.name,
-                    "the connection closed during metadump",
-                ));
+                return Err(unavailable(name, "the connection closed during metadump"));
             }
             let text = line.trim_ascii_end();
             if text == b"END" {
@@ -435,11 +432,10 @@ impl MemcachedStore {
                 return Ok(None);
             }
             let Some(fields) = text.strip_prefix(b"key=") else {
-                return Err(StoreError::Backend(format!(
-                    "{}: memcached refused to list its keys (`lru_crawler metadump all` answered \
+                return Err(self.masked.backend(format_args!(
+                    "memcached refused to list its keys (`lru_crawler metadump all` answered \
                      {:?}); the LRU crawler is on by default since memcached 1.5, unless \
                      started with -o no_lru_crawler",
-                    self.name,
                     String::from_utf8_lossy(text)
                 )));
             };
@@ -449,25 +445,6 @@ impl MemcachedStore {
             }
         }
     }
-}
-
-/// Undoes the URL encoding of keys in a metadump line (`%3A` for `:`, and so on).
-fn percent_decode(text: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        if text[i] == b'%' && i + 2 < text.len() {
-            if let (Some(hi), Some(lo)) = (hex(text[i + 1]), hex(text[i + 2])) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(text[i]);
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]

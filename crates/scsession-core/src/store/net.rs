@@ -133,6 +133,9 @@ fn is_secret_key(key: &str) -> bool {
         .any(|word| key.contains(word))
 }
 
+/// Where URL parsers split: a password with these unencoded falls apart into pieces.
+const DELIMITERS: [char; 7] = ['/', '?', '#', '@', ':', '&', '='];
+
 /// What a store shows of itself in messages (its URL, masked), and what it must never show:
 /// the secrets of the URL it was given, in every form a driver could echo them. Every error a
 /// networked store builds goes through here, so that a driver message that quotes the URL or
@@ -174,13 +177,20 @@ impl Masked {
             add(raw.as_bytes());
             add(&percent_decode(raw.as_bytes()));
             add(&percent_decode(raw.replace('+', " ").as_bytes()));
-            // Unencoded `/`, `?` or `#` split a URL for any parser: the pieces can turn up in
-            // a driver's message as a port, a path or a query. Pieces of 3 bytes or more are
-            // scrubbed too (shorter ones would garble every message).
+            // Unencoded `/`, `?` or `#` split a URL for any parser: pieces of the password can
+            // turn up in a driver's message as a port, a path, a query parameter. Every run of
+            // it from one delimiter to another (or to either end) is scrubbed too, when it is
+            // 3 bytes or more (shorter ones would garble every message).
             if raw.contains(['/', '?', '#']) {
-                for piece in raw.split(['/', '?', '#', '@', ':', '&', '=']) {
-                    if piece.len() >= 3 {
-                        add(piece.as_bytes());
+                let cuts: Vec<usize> = core::iter::once(0)
+                    .chain(raw.match_indices(DELIMITERS).flat_map(|(i, _)| [i, i + 1]))
+                    .chain(core::iter::once(raw.len()))
+                    .collect();
+                for (n, &start) in cuts.iter().enumerate() {
+                    for &end in &cuts[n + 1..] {
+                        if end >= start + 3 {
+                            add(&raw.as_bytes()[start..end]);
+                        }
                     }
                 }
             }
@@ -200,7 +210,8 @@ impl Masked {
 
     /// `text` with the URL replaced by its masked form and every secret of it by `***`: as
     /// written, percent-encoded (hex in either case, any mix of encoded and plain bytes), or
-    /// with bytes escaped by a backslash (as Rust's `{:?}` writes `"` and `\`).
+    /// with bytes escaped by a backslash (as Rust's `{:?}` writes `"` and `\`), ignoring ASCII
+    /// case.
     pub(crate) fn scrub(&self, text: &str) -> String {
         let Some(url) = &self.url else {
             return text.to_owned();
@@ -252,22 +263,31 @@ impl Masked {
 }
 
 /// How many bytes at the start of `text` spell `secret`, each byte as itself, as `%XX` (hex in
-/// either case) or escaped with a backslash; `None` when they do not.
+/// either case) or escaped with a backslash, ASCII letters in either case (parsers lowercase
+/// host names); `None` when they do not.
 fn match_encoded(text: &[u8], secret: &[u8]) -> Option<usize> {
     let hex = |b: u8| char::from(b).to_digit(16);
     let mut i = 0;
     for &want in secret {
         match text.get(i) {
-            Some(&got) if got == want => i += 1,
+            Some(&got) if got.eq_ignore_ascii_case(&want) => i += 1,
             Some(b'%')
                 if text.len() >= i + 3
                     && hex(text[i + 1])
                         .zip(hex(text[i + 2]))
-                        .is_some_and(|(hi, lo)| hi * 16 + lo == u32::from(want)) =>
+                        .is_some_and(|(hi, lo)| {
+                            u8::try_from(hi * 16 + lo).is_ok_and(|b| b.eq_ignore_ascii_case(&want))
+                        }) =>
             {
                 i += 3;
             }
-            Some(b'\\') if text.get(i + 1) == Some(&want) => i += 2,
+            Some(b'\\')
+                if text
+                    .get(i + 1)
+                    .is_some_and(|b| b.eq_ignore_ascii_case(&want)) =>
+            {
+                i += 2;
+            }
             _ => return None,
         }
     }
@@ -437,6 +457,12 @@ mod tests {
         assert_eq!(
             pieces.scrub("Unknown database 'dbname' on port 1234 (query, frag)"),
             "Unknown database '***' on port *** (***, ***)"
+        );
+        // A run of a broken password between delimiters, as sqlx quotes a "query parameter".
+        let broken = Masked::new("sqlite://u:p/ss?w#rd@x:y@/tmp/x.db");
+        assert_eq!(
+            broken.scrub("unknown query parameter `w#rd@x:y@/tmp/x.db`"),
+            "unknown query parameter `***@/tmp/x.db`"
         );
         // A URL without secrets changes nothing.
         let plain = Masked::new("redis://127.0.0.1:6379/0");

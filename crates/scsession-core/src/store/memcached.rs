@@ -50,7 +50,7 @@ impl MemcachedStore {
         let address = url
             .strip_prefix("memcache://")
             .or_else(|| url.strip_prefix("memcached://"))
-            .filter(|a| !a.is_empty() && !a.contains(['/', '@', ',']))
+            .filter(|a| !a.is_empty() && !a.contains(['/', '@', ',', '?', '#']))
             .ok_or_else(|| {
                 masked.message(format_args!(
                     "{masked} is not a Memcached URL (expected memcache://host:port, without a \
@@ -479,6 +479,9 @@ mod tests {
         assert!(MemcachedStore::new("memcache://127.0.0.1:11211", "s:", t).is_ok());
         assert!(MemcachedStore::new("redis://127.0.0.1:11211", "s:", t).is_err());
         assert!(MemcachedStore::new("memcache://a:1", "has space", t).is_err());
+        // A query cannot carry anything memcached would use: not even a password.
+        let err = MemcachedStore::new("memcache://a:1?password=p%2Fss", "s:", t).unwrap_err();
+        assert!(!err.to_string().contains("p%2Fss"), "{err}");
     }
 
     #[tokio::test]

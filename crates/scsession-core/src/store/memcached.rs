@@ -8,6 +8,13 @@
 //! A user's index is one item, `{prefix}user:{user key}`, changed the same way: read with its
 //! CAS token, edited, written back with the token (or added, when there was none), and tried
 //! again when another write came first.
+//!
+//! That item is bounded: each write drops the entries that have expired, and keeps at most
+//! [`MAX_SESSIONS_PER_USER`] sessions. Binding one more ends the least recently seen: its
+//! record is deleted before the index is written without it, so a session never lives on
+//! unlisted (where `invalidate_user` could not reach it). Without a bound, one user's item grew
+//! with every sign-in until memcached refused it ("object too large", about 1,800 sign-ins
+//! with long user agents), and every later sign-in of that user failed.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,8 +22,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_memcached::{Client, Error, MetaProtocol, Status};
 
 use super::net::{bounded, percent_decode, unavailable, Masked, Timeouts};
-use super::{SessionStore, StoreError, Swap, UserKey, MAX_ATTEMPTS};
+use super::{SessionStore, StoreError, Swap, UserKey, UserSession, MAX_ATTEMPTS};
 use crate::id::SessionId;
+
+/// Most sessions one user keeps in Memcached's per-user index. Binding another session ends
+/// the least recently seen one (its record is deleted: signed out at its next request). An
+/// entry takes at most about 600 bytes (id, times, a user agent of up to 512 bytes), so the
+/// index item stays under 60 KB, far below memcached's 1 MB item limit.
+pub const MAX_SESSIONS_PER_USER: usize = 100;
 
 /// Idle connections kept for reuse.
 const MAX_IDLE: usize = 16;
@@ -24,6 +37,10 @@ const MAX_IDLE: usize = 16;
 const RELATIVE_EXPIRY_LIMIT: u64 = 30 * 24 * 3600;
 
 /// Sessions in Memcached.
+///
+/// A user's index keeps at most [`MAX_SESSIONS_PER_USER`] sessions: binding one more deletes
+/// the record of the least recently seen one, so it is signed out (and never lives on
+/// unlisted). Redis and SQL stores keep every session of a user.
 pub struct MemcachedStore {
     address: String,
     /// The URL as messages show it.
@@ -81,11 +98,13 @@ impl MemcachedStore {
     }
 
     /// Applies `change` to the index of `user` as one compare-and-swap, after dropping expired
-    /// entries; retried when another write came first.
+    /// entries; retried when another write came first. `change` returns the sessions it
+    /// dropped from the index to keep it bounded: their records are deleted before the index
+    /// is written without them.
     async fn update_index(
         &self,
         user: &UserKey,
-        change: impl Fn(&mut Vec<IndexEntry>),
+        change: impl Fn(&mut Vec<IndexEntry>) -> Vec<SessionId>,
     ) -> Result<(), StoreError> {
         let key = self.user_key(user);
         for _ in 0..MAX_ATTEMPTS {
@@ -98,7 +117,12 @@ impl MemcachedStore {
                         None => (Vec::new(), None),
                     };
                     entries.retain(|e| e.expires > now);
-                    change(&mut entries);
+                    for id in change(&mut entries) {
+                        match c.meta_delete(&self.key(&id), false, None, None).await {
+                            Ok(_) | Err(Error::Protocol(Status::NotFound)) => {}
+                            Err(err) => return Err(err),
+                        }
+                    }
                     let last = entries.iter().map(|e| e.expires).max().unwrap_or(now);
                     let expires = format!("T{}", expiry(Duration::from_secs(last - now)));
                     // With a token: only if nobody wrote since. Without: only if still absent.
@@ -193,6 +217,34 @@ impl MemcachedStore {
         })
         .await
     }
+}
+
+/// Drops the entries of `entries` past [`MAX_SESSIONS_PER_USER`], least recently seen first
+/// (by the entry's `last_seen`, then `created`, then its place in the item, where rewritten
+/// entries go last; one that does not decode counts as the oldest), never `keep`. The others
+/// keep their order. Returns the ids dropped, in the item's order.
+fn cap(entries: &mut Vec<IndexEntry>, keep: &SessionId) -> Vec<SessionId> {
+    let Some(excess) = entries.len().checked_sub(MAX_SESSIONS_PER_USER) else {
+        return Vec::new();
+    };
+    let mut ranked: Vec<(bool, u64, u64, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(place, e)| {
+            let (seen, created) =
+                UserSession::decode(e.id, &e.entry).map_or((0, 0), |s| (s.last_seen, s.created));
+            (e.id == *keep, seen, created, place)
+        })
+        .collect();
+    ranked.sort_unstable();
+    let mut dropped: Vec<usize> = ranked[..excess].iter().map(|r| r.3).collect();
+    dropped.sort_unstable();
+    let mut ids = Vec::with_capacity(excess);
+    for place in dropped.into_iter().rev() {
+        ids.push(entries.remove(place).id);
+    }
+    ids.reverse();
+    ids
 }
 
 /// One session in a user's index item.
@@ -345,13 +397,17 @@ impl SessionStore for MemcachedStore {
                 expires,
                 entry: entry.to_vec(),
             });
+            cap(entries, id)
         })
         .await
     }
 
     async fn index_remove(&self, user: &UserKey, ids: &[SessionId]) -> Result<(), StoreError> {
-        self.update_index(user, |entries| entries.retain(|e| !ids.contains(&e.id)))
-            .await
+        self.update_index(user, |entries| {
+            entries.retain(|e| !ids.contains(&e.id));
+            Vec::new()
+        })
+        .await
     }
 
     async fn index_list(&self, user: &UserKey) -> Result<Vec<(SessionId, Vec<u8>)>, StoreError> {
@@ -471,6 +527,60 @@ mod tests {
         assert_eq!(decode_index(&bytes), entries);
         assert_eq!(decode_index(&bytes[..bytes.len() - 1]), entries[..2]);
         assert!(decode_index(b"not an index").is_empty());
+    }
+
+    fn entry_seen(last_seen: u64, created: u64) -> IndexEntry {
+        let id = SessionId::random();
+        let session = UserSession::written(id, created, last_seen, 60, Some("agent".into()));
+        IndexEntry {
+            id,
+            expires: last_seen + 60,
+            entry: session.encode(),
+        }
+    }
+
+    #[test]
+    fn the_index_keeps_the_most_recently_seen_sessions() {
+        let max = MAX_SESSIONS_PER_USER as u64;
+        // Seen in a shuffled order, one twice as long ago as another.
+        let mut entries: Vec<_> = (0..max + 5)
+            .map(|n| entry_seen((n * 37) % (max + 5), 0))
+            .collect();
+        let before = entries.clone();
+        assert_eq!(cap(&mut entries[..].to_vec(), &before[0].id).len(), 5);
+        let oldest: Vec<_> = before
+            .iter()
+            .filter(|e| UserSession::decode(e.id, &e.entry).unwrap().last_seen < 5)
+            .map(|e| e.id)
+            .collect();
+        let mut dropped = cap(&mut entries, &SessionId::random());
+        dropped.sort_by_key(ToString::to_string);
+        let mut expected = oldest.clone();
+        expected.sort_by_key(ToString::to_string);
+        assert_eq!(dropped, expected);
+        assert_eq!(entries.len(), MAX_SESSIONS_PER_USER);
+        // The others keep their order.
+        let kept: Vec<_> = before
+            .iter()
+            .filter(|e| !oldest.contains(&e.id))
+            .cloned()
+            .collect();
+        assert_eq!(entries, kept);
+
+        // The session being written stays, however old its entry says it is; an entry that
+        // does not decode goes first; equal times: the one earlier in the item goes.
+        let mut entries: Vec<_> = (0..max).map(|_| entry_seen(1000, 900)).collect();
+        let written = entry_seen(1, 1);
+        let mut garbage = entry_seen(2000, 2000);
+        garbage.entry = b"not an entry".to_vec();
+        entries.insert(3, garbage.clone());
+        entries.push(written.clone());
+        let first = entries[0].id;
+        assert_eq!(cap(&mut entries, &written.id), [first, garbage.id]);
+        assert_eq!(entries.len(), MAX_SESSIONS_PER_USER);
+        assert_eq!(entries.last(), Some(&written));
+        // At or under the cap: nothing.
+        assert!(cap(&mut entries, &written.id).is_empty());
     }
 
     #[test]

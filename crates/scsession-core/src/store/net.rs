@@ -33,9 +33,10 @@ impl Default for Timeouts {
 /// masked whole: the userinfo is everything before the *last* `@`, wherever the first `/` or
 /// `?` is, and everything in it after the first `:` is masked. When that is ambiguous (`/`,
 /// `?`, `#` or `@` before the first `:`, or anything but letters, digits and `._-~%` in a
-/// userinfo without one) the whole userinfo is masked; a bare user name is shown. A query value is masked up to the next `&`, `#` and
-/// all. Masking too much is allowed (an `@` further on, in a path or a query, hides what comes
-/// before it); showing any part of a password is not.
+/// userinfo without one) the whole userinfo is masked; a bare user name is shown. A query value
+/// is masked up to the next `&` that starts another parameter (`name=`), `#` and all. Masking
+/// too much is allowed (an `@` further on, in a path or a query, hides what comes before it);
+/// showing any part of a password is not.
 ///
 /// ```
 /// use scsession_core::store::mask_url;

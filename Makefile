@@ -1,5 +1,6 @@
 # scsession developer front door. `make` (or `make help`) lists the targets.
-# Needs only Rust, Python 3 (>= 3.11) and, on a bare Debian, apt for python3-venv.
+# Needs only Rust, Python 3 (>= 3.11) and, on a bare Debian, apt for python3-venv, libsqlite3-dev
+# and pkg-config.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -50,8 +51,15 @@ $(VENV_STAMP): requirements-dev.txt
 build: $(BUILD_STAMP) ## compile the Rust extension into .venv (maturin develop --release) when sources changed
 
 # Order-only on the venv: new dev requirements do not call for a rebuild, a new .venv does
-# (its stamps go with it).
+# (its stamps go with it). The extension links the system's libsqlite3, the one Python's
+# sqlite3 module uses (two copies of SQLite in one process corrupt each other's locks): the
+# link needs its development files, which a bare Debian lacks.
 $(BUILD_STAMP): $(RUST_SOURCES) pyproject.toml | $(VENV_STAMP)
+	@if ! pkg-config --exists sqlite3 2>/dev/null; then \
+		echo "== building links the system's SQLite: installing libsqlite3-dev and pkg-config"; \
+		apt-get update; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y libsqlite3-dev pkg-config; \
+	fi
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release
 	@touch $@
 

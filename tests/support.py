@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,6 +24,30 @@ from scsession import Flash, MemoryStore, SCsessionMiddleware
 KEY = "test-secret-key-0000000000000000000000000"
 KEY_A = "test-secret-key-AAAAAAAAAAAAAAAAAAAAAAAAA"
 KEY_B = "test-secret-key-BBBBBBBBBBBBBBBBBBBBBBBBB"
+
+# A generated password with every character that ends a part of a URL, as it goes into a URL
+# unencoded and percent-encoded, and every form in which it must never be shown: as written,
+# encoded (fully or in part; hex in either case), and the runs a URL parser splits an unencoded
+# one into.
+NASTY_PASSWORD = "p/ss?w#rd@x:y"
+NASTY_PASSWORD_ENCODED = quote(NASTY_PASSWORD, safe="")  # p%2Fss%3Fw%23rd%40x%3Ay
+NASTY_PASSWORD_FORMS = [
+    NASTY_PASSWORD,
+    NASTY_PASSWORD_ENCODED,
+    quote(NASTY_PASSWORD, safe="/:@"),
+    quote(NASTY_PASSWORD, safe="?#"),
+    "p/ss?w",
+    "ss?w#rd",
+    "w#rd@x:y",
+    "rd@x:y",
+]
+
+
+def assert_no_password(text: str) -> None:
+    """`text` shows NASTY_PASSWORD in none of its forms (in any case)."""
+    for form in NASTY_PASSWORD_FORMS:
+        assert form.lower() not in text.lower(), f"{form!r} in {text!r}"
+
 
 HTTPS = "https://testserver"
 HTTP = "http://testserver"

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,17 @@ from .servers import (
     ServerError,
     redis_command,
 )
-from .support import HTTPS, KEY, KEY_A, KEY_B, make_app, starlette_itsdangerous_cookie
+from .support import (
+    HTTPS,
+    KEY,
+    KEY_A,
+    KEY_B,
+    NASTY_PASSWORD,
+    NASTY_PASSWORD_ENCODED,
+    assert_no_password,
+    make_app,
+    starlette_itsdangerous_cookie,
+)
 
 
 def keygen() -> str:
@@ -135,13 +146,27 @@ def test_a_short_script_exits_cleanly_many_times_in_a_row(redis_server: RedisSer
     assert failures == [], f"{len(failures)} of {runs} runs failed: {failures[:3]}"
 
 
-def scsession_cli(
-    *args: str, secret: str | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Runs `python -m scsession ARGS`, with SESSION_SECRET set to `secret` (else unset)."""
-    env = {k: v for k, v in os.environ.items() if k != "SESSION_SECRET"}
+def cli_env(secret: str | None = None, store_url: str | None = None) -> dict[str, str]:
+    """The environment, with SESSION_SECRET set to `secret` and SCSESSION_STORE_URL to
+    `store_url` (each unset when None)."""
+    unset = ("SESSION_SECRET", "SCSESSION_STORE_URL")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     if secret is not None:
         env["SESSION_SECRET"] = secret
+    if store_url is not None:
+        env["SCSESSION_STORE_URL"] = store_url
+    return env
+
+
+def scsession_cli(
+    *args: str,
+    secret: str | None = None,
+    stdin: str | None = None,
+    store_url: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Runs `python -m scsession ARGS`, with SESSION_SECRET set to `secret` and
+    SCSESSION_STORE_URL to `store_url` (else unset)."""
+    env = cli_env(secret, store_url)
     return subprocess.run(
         [sys.executable, "-m", "scsession", *args],
         capture_output=True,
@@ -628,7 +653,7 @@ def test_stats_of_memcached_is_approximate_and_says_so(
     ("args", "code", "says"),
     [
         (["oracle://db/x"], 2, "oracle: is not a store URL scsession knows: use postgresql://"),
-        (["localhost:6379"], 2, "is not a store URL scsession knows"),
+        (["localhost:6379"], 2, "the store URL has no scheme"),
         (["sqlite:///tmp/x.db", "--table", "a;b"], 2, "plain SQL identifier"),
         ([], 2, "url"),
         (["postgresql://app:hunter2@127.0.0.1:1/app"], 1, "is unavailable"),
@@ -657,3 +682,200 @@ def test_the_installed_scsession_script_is_the_same_command() -> None:
     )
     assert usage.returncode == 2
     assert "is not a store URL scsession knows" in usage.stderr
+
+
+# --- store URLs out of the process list, and never echoed ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3cr3t-passw0rd-abcdefgh@dbhost9:6379",
+        f"{NASTY_PASSWORD}@dbhost9:6379",
+        f":{NASTY_PASSWORD}@dbhost9:6379/0",
+        "redis//:s3cr3t-passw0rd@dbhost9:6379",
+        "s3cr3t:passw0rd@dbhost9:6379",
+    ],
+)
+@pytest.mark.parametrize("command", ["purge", "stats"])
+def test_a_url_without_a_scheme_is_refused_without_echoing_any_of_it(
+    command: str, url: str
+) -> None:
+    result = scsession_cli(command, url)
+    assert result.returncode == 2, result.stderr
+    assert "the store URL has no scheme (such as postgresql:// or redis://)" in result.stderr
+    assert "s3cr3t" not in result.stderr and "dbhost9" not in result.stderr, result.stderr
+    assert_no_password(result.stdout + result.stderr)
+
+
+def test_the_url_can_come_from_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/sessions.db"
+    asyncio.run(save_sessions(SQLStore(url), live=2, expired=1))
+    result = scsession_cli("stats", "--json", store_url=url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["live_sessions"] == 2
+    result = scsession_cli("purge", store_url=url)
+    assert (result.returncode, result.stdout) == (
+        0,
+        "deleted 1 expired session from scsession_sessions\n",
+    ), result.stderr
+    # One on the command line wins over the environment.
+    other = f"sqlite:///{tmp_path}/other.db"
+    result = scsession_cli("stats", "--json", other, store_url=url)
+    assert json.loads(result.stdout)["live_sessions"] == 0, result.stderr
+
+
+def test_the_url_can_come_from_the_first_line_of_a_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/sessions.db"
+    asyncio.run(save_sessions(SQLStore(url), live=3, expired=2))
+    url_file = tmp_path / "store-url"
+    url_file.write_text(f"  {url}  \n# the sessions of the shop\n")
+    elsewhere = f"sqlite:///{tmp_path}/other.db"
+    # The file wins over the environment.
+    result = scsession_cli(
+        "stats", "--json", "--store-url-file", str(url_file), store_url=elsewhere
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["live_sessions"] == 3
+    result = scsession_cli("purge", "--store-url-file", str(url_file))
+    assert result.stdout == "deleted 2 expired sessions from scsession_sessions\n", result.stderr
+
+
+@pytest.fixture(scope="module")
+def redis_with_password() -> Iterator[RedisServer]:
+    """A redis-server of its own that wants a password: "right-Pass-1"."""
+    with RedisServer() as server:
+        redis_command(server.port, "CONFIG", "SET", "requirepass", "right-Pass-1")
+        yield server
+
+
+def test_a_url_with_a_password_works_from_a_file_or_the_environment(
+    redis_with_password: RedisServer, tmp_path: Path
+) -> None:
+    url = f"redis://:right-Pass-1@127.0.0.1:{redis_with_password.port}/0"
+    url_file = tmp_path / "store-url"
+    url_file.write_text(url + "\n")
+    url_file.chmod(0o600)
+    for result in (
+        scsession_cli("stats", "--json", "--store-url-file", str(url_file)),
+        scsession_cli("stats", "--json", store_url=url),
+    ):
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["live_sessions"] == 0
+        assert "right-Pass-1" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "file_text", "says"),
+    [
+        ([], None, "no store URL: give STORE_URL, --store-url-file PATH, or set "),
+        (["--store-url-file", "/nonexistent/url"], None, "cannot read --store-url-file"),
+        (["--store-url-file", "{file}"], "\n\nredis://h:1/0\n", "first line of --store-url-file"),
+        (["--store-url-file", "{file}"], "", "first line of --store-url-file"),
+        (
+            ["--store-url-file", "{file}", "redis://h:1/0"],
+            "redis://h:1/0",
+            "give the store URL once",
+        ),
+    ],
+    ids=["none", "no-file", "blank-first-line", "empty-file", "two-urls"],
+)
+@pytest.mark.parametrize("command", ["purge", "stats"])
+def test_where_the_url_comes_from_is_checked(
+    command: str, args: list[str], file_text: str | None, says: str, tmp_path: Path
+) -> None:
+    url_file = tmp_path / "store-url"
+    if file_text is not None:
+        url_file.write_text(file_text)
+    result = scsession_cli(command, *[arg.format(file=url_file) for arg in args])
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr
+
+
+def test_help_says_a_url_on_the_command_line_shows_in_ps() -> None:
+    for command in ("purge", "stats"):
+        out = scsession_cli(command, "--help").stdout
+        assert "--store-url-file" in out and "SCSESSION_STORE_URL" in out
+        assert "`ps`" in out, out
+
+
+def nasty_urls(
+    redis_port: int, redis_password_port: int, postgres_port: int, memcached_port: int
+) -> list[tuple[str, int]]:
+    """`(URL, exit code of stats)`: URLs with NASTY_PASSWORD, raw and encoded, that fail."""
+    cases: list[tuple[str, int]] = []
+    for password in (NASTY_PASSWORD, NASTY_PASSWORD_ENCODED):
+        raw = password == NASTY_PASSWORD
+        cases += [
+            # Raw, a Redis URL does not parse: bad arguments. Encoded, the server says no.
+            (f"redis://:{password}@127.0.0.1:{redis_port}/0", 2 if raw else 1),
+            (f"redis://:{password}@127.0.0.1:{redis_password_port}/0", 2 if raw else 1),
+            (f"redis://u:{password}@127.0.0.1:1/0", 2 if raw else 1),
+            (f"redis://:{password}@127.0.0.1:1,127.0.0.1:2", 2 if raw else 1),
+            (f"postgresql://app:{password}@127.0.0.1:{postgres_port}/nodb", 1),
+            (f"postgresql://app:{password}@127.0.0.1:1/app", 1),
+            (f"mysql://app@127.0.0.1:1/app?password={password}", 1),
+            (f"memcache://u:{password}@127.0.0.1:{memcached_port}", 2),
+            (f"oracle://app:{password}@db/app", 2),
+            (f"{password}@127.0.0.1:6379", 2),
+        ]
+    return cases
+
+
+def scsession_cli_many(
+    runs: Sequence[tuple[Sequence[str], str | None]], parallel: int = 6
+) -> list[tuple[int, str, str]]:
+    """`(exit code, stdout, stderr)` of `python -m scsession ARGS` for each `(ARGS, store_url)`,
+    `parallel` at a time."""
+    results: list[tuple[int, str, str]] = []
+    for start in range(0, len(runs), parallel):
+        batch = [
+            subprocess.Popen(
+                [sys.executable, "-m", "scsession", *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env=cli_env(store_url=store_url),
+            )
+            for args, store_url in runs[start : start + parallel]
+        ]
+        for process in batch:
+            out, err = process.communicate(timeout=60)
+            results.append((process.returncode, out, err))
+    return results
+
+
+def test_no_cli_path_shows_a_password(
+    redis_server: RedisServer,
+    redis_with_password: RedisServer,
+    postgres_server: PostgresServer,
+    memcached_server: MemcachedServer,
+    tmp_path: Path,
+) -> None:
+    cases = nasty_urls(
+        redis_server.port, redis_with_password.port, postgres_server.port, memcached_server.port
+    )
+    runs: list[tuple[Sequence[str], str | None]] = []
+    expected: list[tuple[str, str, int]] = []
+    for n, (url, code) in enumerate(cases):
+        url_file = tmp_path / f"store-url-{n}"
+        url_file.write_text(url + "\n")
+        scheme = url.partition("://")[0]
+        for command in ("stats", "purge"):
+            # purge does nothing on Redis and Memcached, whatever the URL holds after the scheme.
+            exit_code = 0 if command == "purge" and scheme in ("redis", "memcache") else code
+            for args, store_url in (
+                ([command, url], None),
+                ([command], url),
+                ([command, "--store-url-file", str(url_file)], None),
+            ):
+                runs.append((args, store_url))
+                expected.append((command, url, exit_code))
+    for (command, url, exit_code), (code, out, err) in zip(
+        expected, scsession_cli_many(runs), strict=True
+    ):
+        assert code == exit_code, (command, url, err)
+        assert_no_password(out + err)
+        if exit_code:
+            assert err.startswith(f"scsession {command}: ") or "usage:" in err, err

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import pytest
 
@@ -389,3 +390,82 @@ def test_a_record_too_large_for_memcached_says_what_to_do(make_store: Callable[.
         assert "more than memcached keeps in one item" in str(caught.value)
 
     asyncio.run(story())
+
+
+def test_a_users_memcached_index_stays_bounded_through_thousands_of_sign_ins(
+    memcached_server: Any,  # tests.servers.MemcachedServer
+) -> None:
+    """Each sign-in added ~570 bytes (a long user agent) to the user's one index item: sign-in
+    number ~1,800 failed with "object too large". The index keeps the 100 most recently seen
+    sessions and ends the others."""
+    prefix = f"{uuid.uuid4().hex[:12]}:"
+    store = MemcachedStore(memcached_server.url, prefix=prefix)
+    agent = "Mozilla/5.0 (X11; Linux x86_64) " + "x" * 480
+    cap = 100  # MAX_SESSIONS_PER_USER in store/memcached.rs
+
+    async def sign_in(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope["session"]["user"] = "ada"
+        scope["session"].bind_user("ada", user_agent=agent)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def story() -> list[str]:
+        ids = []
+        for _ in range(2000):
+            browser = Browser(store, app=sign_in)
+            await browser.get("/sign-in")
+            ids.append(browser.session_id())
+        return ids
+
+    ids = asyncio.run(story())
+
+    async def check() -> None:
+        listed = await store.sessions_for_user("ada")
+        assert len(listed) == cap
+        newest = ids[-cap:]
+        assert all(any(s.is_session(i) for s in listed) for i in newest), "the newest are listed"
+        assert all(s.user_agent == agent for s in listed)
+        # The sessions dropped from the index were ended, not left running unlisted.
+        for gone in (ids[0], ids[1000], ids[-cap - 1]):
+            assert await store.load(gone) is None
+        assert await store.load(newest[0]) is not None
+        # And the one that remains can still be ended all at once.
+        assert await store.invalidate_user("ada") == cap
+        assert [i for i in newest if await store.load(i) is not None] == []
+
+    item = memcached_index_item(memcached_server.port, prefix)
+    assert 0 < len(item) <= cap * 600, f"the index item is {len(item)} bytes"
+    asyncio.run(check())
+
+
+def memcached_index_item(port: int, prefix: str) -> bytes:
+    """The one per-user index item under `prefix` (`{prefix}user:{user key}`; the user key is
+    whatever the store derives), found with memcached's LRU crawler and read raw."""
+
+    def ask(sock: socket.socket, command: bytes, end: bytes) -> bytes:
+        sock.sendall(command)
+        reply = b""
+        while not reply.endswith(end):
+            chunk = sock.recv(1 << 16)
+            assert chunk, "memcached closed the connection"
+            reply += chunk
+        return reply
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        for _ in range(50):  # the crawler serves one request at a time
+            dump = ask(sock, b"lru_crawler metadump all\r\n", b"\r\n")
+            if not dump.startswith(b"BUSY"):
+                if not dump.endswith(b"END\r\n"):
+                    dump += ask(sock, b"", b"END\r\n")
+                break
+            time.sleep(0.1)
+        keys = [
+            unquote(line.split()[0].removeprefix(b"key=").decode())
+            for line in dump.splitlines()
+            if line.startswith(b"key=")
+        ]
+        (key,) = [k for k in keys if k.startswith(f"{prefix}user:")]
+        reply = ask(sock, f"get {key}\r\n".encode(), b"END\r\n")
+    header, _, rest = reply.partition(b"\r\n")
+    assert header.startswith(b"VALUE "), reply[:100]
+    return rest[: int(header.split()[3])]

@@ -8,6 +8,10 @@
 - ``purge STORE_URL``: delete expired sessions from a SQL store (for cron).
 - ``stats STORE_URL``: count the live sessions of a store (SQL: and the table's size).
 
+``purge`` and ``stats`` read the store URL from ``--store-url-file PATH`` (its first line) or
+``$SCSESSION_STORE_URL`` when it is not on the command line, where any user could read it (and
+its password) in ``ps``.
+
 Exit codes, for scripts:
 
 - 0: done (``inspect``: the cookie opened and its session is live);
@@ -33,7 +37,14 @@ from scsession.cli.errors import (
     Refused,
     UsageError,
 )
-from scsession.cli.stores import DEFAULT_PREFIX, DEFAULT_TABLE, purge, stats
+from scsession.cli.stores import (
+    DEFAULT_PREFIX,
+    DEFAULT_TABLE,
+    STORE_URL_ENV,
+    purge,
+    stats,
+    store_url,
+)
 from scsession.exceptions import StoreError
 
 __all__ = ["keygen", "main"]
@@ -62,6 +73,27 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
         "--tls-ca-file",
         metavar="PEM",
         help="rediss://: the CA that signed the server's certificate",
+    )
+
+
+URL_HELP = f"""\
+the store URL. On the command line it is visible to every user of the machine (ps,
+/proc/PID/cmdline), password and all: prefer --store-url-file or ${STORE_URL_ENV}"""
+
+WHERE_THE_URL_COMES_FROM = f"""\
+The store URL is STORE_URL, else the first line of --store-url-file PATH, else
+${STORE_URL_ENV}. A URL on the command line, password included, is visible to every
+user of the machine in `ps`: put one with a password in a file only you can read, or in
+the environment."""
+
+
+def add_url_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", nargs="?", metavar="STORE_URL", help=URL_HELP)
+    parser.add_argument(
+        "--store-url-file",
+        metavar="PATH",
+        help=f"read the store URL from the first line of PATH (instead of STORE_URL or "
+        f"${STORE_URL_ENV})",
     )
 
 
@@ -145,37 +177,45 @@ exit codes: 0 opened and live, 3 does not open or expired (stderr says why),
     purging = commands.add_parser(
         "purge",
         help="delete expired sessions from a SQL store (for cron)",
-        description="Delete the rows of expired sessions from a SQLStore's table. Redis and "
-        "Memcached expire sessions themselves: for them this does nothing.",
+        description=f"""\
+Delete the rows of expired sessions from a SQLStore's table. Redis and Memcached expire
+sessions themselves: for them this does nothing.
+
+{WHERE_THE_URL_COMES_FROM}""",
         formatter_class=raw,
-        epilog="""\
+        epilog=f"""\
 examples:
   python -m scsession purge postgresql://app@db/app --table sessions
   python -m scsession purge sqlite:///var/lib/app/sessions.db
+  python -m scsession purge --store-url-file /etc/app/store-url     # URL with a password
+  {STORE_URL_ENV}=postgresql://app:secret@db/app python -m scsession purge
 
 exit codes: 0 done, 1 the store failed, 2 bad arguments""",
     )
-    purging.add_argument("url", help="the store URL, as given to SQLStore")
+    add_url_options(purging)
     purging.add_argument("--table", default=DEFAULT_TABLE, help="the sessions table")
 
     counting = commands.add_parser(
         "stats",
         help="count the live sessions of a store (SQL: and the table's size)",
-        description="""\
+        description=f"""\
 Count the live sessions of a store: SQL (and the table's size, and the expired rows that
 `purge` would delete), Redis or a Redis Cluster (a SCAN of every master), Memcached (about:
 memcached cannot list keys exactly, its LRU crawler lists them). Only session keys count:
-the prefix and a session id.""",
+the prefix and a session id.
+
+{WHERE_THE_URL_COMES_FROM}""",
         formatter_class=raw,
         epilog="""\
 examples:
   python -m scsession stats postgresql://app@db/app
   python -m scsession stats redis://a:7000,b:7001,c:7002 --prefix app: --json
   python -m scsession stats memcache://127.0.0.1:11211
+  python -m scsession stats --store-url-file /etc/app/store-url      # URL with a password
 
 exit codes: 0 done, 1 the store failed, 2 bad arguments""",
     )
-    counting.add_argument("url", help="the store URL, as given to the store class")
+    add_url_options(counting)
     add_store_options(counting)
     counting.add_argument("--json", action="store_true", help="print a JSON object for scripts")
     return parser, {
@@ -193,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "keygen":
             print(keygen())
         elif command == "purge":
-            print(purge(args.url, args.table))
+            print(purge(store_url(args), args.table))
         elif command == "stats":
-            sentence, report = stats(args)
+            sentence, report = stats(args, store_url(args))
             print(json.dumps(report) if args.json else sentence)
         elif command == "inspect":
             report, expired = inspect(args)

@@ -1,10 +1,13 @@
-"""``purge`` and ``stats``: store URLs on the command line."""
+"""``purge`` and ``stats``: store URLs from the command line, a file or the environment."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from scsession.cli.errors import UsageError
@@ -20,19 +23,62 @@ MEMCACHED_SCHEMES = ("memcache", "memcached")
 KNOWN_URLS = (
     "postgresql://, mysql:// (MariaDB too), sqlite:///path, redis://, rediss:// or memcache://"
 )
+#: Where ``purge`` and ``stats`` find the store URL when none is given.
+STORE_URL_ENV = "SCSESSION_STORE_URL"
+SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,19}")
+
+
+def scheme_of(url: str) -> str | None:
+    """The scheme of ``url`` (``"redis"``), or ``None`` when it has none."""
+    scheme, separator, _ = url.partition("://")
+    return scheme.lower() if separator and SCHEME.fullmatch(scheme.lower()) else None
 
 
 def store_kind(url: str) -> str:
-    """``"sql"``, ``"redis"`` or ``"memcached"`` for a store URL; UsageError for another one."""
-    scheme = url.split(":", 1)[0].lower() if "://" in url else ""
+    """``"sql"``, ``"redis"`` or ``"memcached"`` for a store URL; UsageError for another one.
+    The message shows the scheme and nothing else of the URL: the rest may hold a password."""
+    scheme = scheme_of(url)
     if scheme in SQL_SCHEMES:
         return "sql"
     if scheme in REDIS_SCHEMES:
         return "redis"
     if scheme in MEMCACHED_SCHEMES:
         return "memcached"
-    shown = f"{scheme}:" if scheme else repr(url.split("/", 1)[0][:20])
-    raise UsageError(f"{shown} is not a store URL scsession knows: use {KNOWN_URLS}")
+    if scheme is None:
+        raise UsageError(
+            f"the store URL has no scheme (such as postgresql:// or redis://): use {KNOWN_URLS}"
+        )
+    raise UsageError(f"{scheme}: is not a store URL scsession knows: use {KNOWN_URLS}")
+
+
+def store_url(args: argparse.Namespace) -> str:
+    """The store URL of ``purge`` or ``stats``: the argument, else the first line of
+    ``--store-url-file``, else ``$SCSESSION_STORE_URL``. UsageError when there is none, or
+    two; no message shows any of the URL."""
+    given: str | None = args.url
+    path: str | None = args.store_url_file
+    if given is not None and path is not None:
+        raise UsageError("give the store URL once: as STORE_URL or with --store-url-file")
+    if given is not None:
+        return given
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot read --store-url-file {path}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--store-url-file {path} is not UTF-8 text") from None
+        lines = text.splitlines()
+        url = lines[0].strip() if lines else ""
+        if not url:
+            raise UsageError(f"the first line of --store-url-file {path} is empty")
+        return url
+    url = os.environ.get(STORE_URL_ENV, "").strip()
+    if not url:
+        raise UsageError(
+            f"no store URL: give STORE_URL, --store-url-file PATH, or set {STORE_URL_ENV}"
+        )
+    return url
 
 
 def is_cluster(url: str, cluster: bool) -> bool:
@@ -82,7 +128,7 @@ def purge(url: str, table: str) -> str:
 
     kind = store_kind(url)
     if kind != "sql":
-        return f"nothing to purge: {url.split(':', 1)[0]} expires sessions by itself"
+        return f"nothing to purge: {scheme_of(url)} expires sessions by itself"
     try:
         store = SQLStore(url, table=table)
     except ValueError as error:
@@ -110,10 +156,10 @@ def size(n: int) -> str:
     return f"{amount:.0f} {unit}" if amount >= 10 else f"{amount:.1f} {unit}"
 
 
-def stats(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """Counts the sessions of the store of ``args.url``: ``(sentence, report)``."""
-    store = open_store(args, args.url)
-    kind = store_kind(args.url)
+def stats(args: argparse.Namespace, url: str) -> tuple[str, dict[str, Any]]:
+    """Counts the sessions of the store at ``url``: ``(sentence, report)``."""
+    store = open_store(args, url)
+    kind = store_kind(url)
     if kind == "sql":
         live, expired, table_bytes = run(store.stats)
         report = {
@@ -131,7 +177,7 @@ def stats(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         return sentence, report
     live = run(store.count)
     if kind == "redis":
-        cluster = is_cluster(args.url, args.cluster)
+        cluster = is_cluster(url, args.cluster)
         where = "the Redis Cluster (every master)" if cluster else "Redis"
         report = {
             "store": "redis-cluster" if cluster else "redis",

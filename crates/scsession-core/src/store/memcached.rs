@@ -8,15 +8,28 @@
 //! A user's index is one item, `{prefix}user:{user key}`, changed the same way: read with its
 //! CAS token, edited, written back with the token (or added, when there was none), and tried
 //! again when another write came first.
+//!
+//! That item is bounded: each write drops the entries that have expired, and keeps at most
+//! [`MAX_SESSIONS_PER_USER`] sessions. Binding one more ends the least recently seen: its
+//! record is deleted before the index is written without it, so a session never lives on
+//! unlisted (where `invalidate_user` could not reach it). Without a bound, one user's item grew
+//! with every sign-in until memcached refused it ("object too large", about 1,800 sign-ins
+//! with long user agents), and every later sign-in of that user failed.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_memcached::{Client, Error, MetaProtocol, Status};
 
-use super::net::{bounded, mask_url, unavailable, Timeouts};
-use super::{SessionStore, StoreError, Swap, UserKey, MAX_ATTEMPTS};
+use super::net::{bounded, percent_decode, unavailable, Masked, Timeouts};
+use super::{SessionStore, StoreError, Swap, UserKey, UserSession, MAX_ATTEMPTS};
 use crate::id::SessionId;
+
+/// Most sessions one user keeps in Memcached's per-user index. Binding another session ends
+/// the least recently seen one (its record is deleted: signed out at its next request). An
+/// entry takes at most about 600 bytes (id, times, a user agent of up to 512 bytes), so the
+/// index item stays under 60 KB, far below memcached's 1 MB item limit.
+pub const MAX_SESSIONS_PER_USER: usize = 100;
 
 /// Idle connections kept for reuse.
 const MAX_IDLE: usize = 16;
@@ -24,9 +37,14 @@ const MAX_IDLE: usize = 16;
 const RELATIVE_EXPIRY_LIMIT: u64 = 30 * 24 * 3600;
 
 /// Sessions in Memcached.
+///
+/// A user's index keeps at most [`MAX_SESSIONS_PER_USER`] sessions: binding one more deletes
+/// the record of the least recently seen one, so it is signed out (and never lives on
+/// unlisted). Redis and SQL stores keep every session of a user.
 pub struct MemcachedStore {
     address: String,
-    name: String,
+    /// The URL as messages show it.
+    masked: Masked,
     prefix: String,
     timeouts: Timeouts,
     idle: Mutex<Vec<Client>>,
@@ -35,7 +53,7 @@ pub struct MemcachedStore {
 impl core::fmt::Debug for MemcachedStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MemcachedStore")
-            .field("url", &self.name)
+            .field("url", &self.masked.name())
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
@@ -45,14 +63,15 @@ impl MemcachedStore {
     /// A store at `url` (`memcache://host:port`). Keys are `{prefix}{id}`; the prefix may not
     /// contain spaces or control characters. Nothing is connected until first use.
     pub fn new(url: &str, prefix: &str, timeouts: Timeouts) -> Result<Self, StoreError> {
-        let name = mask_url(url);
+        let masked = Masked::new(url);
         let address = url
             .strip_prefix("memcache://")
             .or_else(|| url.strip_prefix("memcached://"))
-            .filter(|a| !a.is_empty() && !a.contains(['/', '@', ',']))
+            .filter(|a| !a.is_empty() && !a.contains(['/', '@', ',', '?', '#']))
             .ok_or_else(|| {
-                StoreError::Backend(format!(
-                    "{name} is not a Memcached URL (expected memcache://host:port)"
+                masked.message(format_args!(
+                    "{masked} is not a Memcached URL (expected memcache://host:port, without a \
+                     user or password)"
                 ))
             })?;
         if prefix.len() > 200 || prefix.bytes().any(|b| b <= b' ' || b == 0x7f) {
@@ -63,7 +82,7 @@ impl MemcachedStore {
         }
         Ok(Self {
             address: format!("tcp://{address}"),
-            name,
+            masked,
             prefix: prefix.to_owned(),
             timeouts,
             idle: Mutex::new(Vec::new()),
@@ -79,11 +98,13 @@ impl MemcachedStore {
     }
 
     /// Applies `change` to the index of `user` as one compare-and-swap, after dropping expired
-    /// entries; retried when another write came first.
+    /// entries; retried when another write came first. `change` returns the sessions it
+    /// dropped from the index to keep it bounded: their records are deleted before the index
+    /// is written without them.
     async fn update_index(
         &self,
         user: &UserKey,
-        change: impl Fn(&mut Vec<IndexEntry>),
+        change: impl Fn(&mut Vec<IndexEntry>) -> Vec<SessionId>,
     ) -> Result<(), StoreError> {
         let key = self.user_key(user);
         for _ in 0..MAX_ATTEMPTS {
@@ -96,7 +117,12 @@ impl MemcachedStore {
                         None => (Vec::new(), None),
                     };
                     entries.retain(|e| e.expires > now);
-                    change(&mut entries);
+                    for id in change(&mut entries) {
+                        match c.meta_delete(&self.key(&id), false, None, None).await {
+                            Ok(_) | Err(Error::Protocol(Status::NotFound)) => {}
+                            Err(err) => return Err(err),
+                        }
+                    }
                     let last = entries.iter().map(|e| e.expires).max().unwrap_or(now);
                     let expires = format!("T{}", expiry(Duration::from_secs(last - now)));
                     // With a token: only if nobody wrote since. Without: only if still absent.
@@ -119,19 +145,18 @@ impl MemcachedStore {
                 return Ok(());
             }
         }
-        Err(StoreError::Backend(format!(
-            "{}: a user's session index was changed by {MAX_ATTEMPTS} other requests while \
-             this one tried to change it",
-            self.name
+        Err(self.masked.backend(format_args!(
+            "a user's session index was changed by {MAX_ATTEMPTS} other requests while this \
+             one tried to change it"
         )))
     }
 
     fn error(&self, err: &Error) -> StoreError {
         match err {
             Error::Connect(_) | Error::ConnectionClosed | Error::Io(_) => {
-                unavailable(&self.name, err)
+                self.masked.unavailable(err)
             }
-            _ => StoreError::Backend(format!("{}: {err}", self.name)),
+            _ => self.masked.backend(err),
         }
     }
 
@@ -139,11 +164,10 @@ impl MemcachedStore {
     fn write_error(&self, err: StoreError, len: usize) -> StoreError {
         match err {
             StoreError::Backend(message) if message.contains("too large") => {
-                StoreError::Backend(format!(
-                    "{}: the session record is {len} bytes, more than memcached keeps in one \
-                     item (its -I option, 1 MB by default). Store less in the session (an id \
-                     rather than the object), or start memcached with a larger -I",
-                    self.name
+                self.masked.backend(format_args!(
+                    "the session record is {len} bytes, more than memcached keeps in one item \
+                     (its -I option, 1 MB by default). Store less in the session (an id rather \
+                     than the object), or start memcached with a larger -I"
                 ))
             }
             other => other,
@@ -162,7 +186,7 @@ impl MemcachedStore {
         match tokio::time::timeout(self.timeouts.connect, Client::new(&self.address)).await {
             Ok(Ok(client)) => Ok(client),
             Ok(Err(err)) => Err(self.error(&err)),
-            Err(_) => Err(unavailable(&self.name, "connecting timed out")),
+            Err(_) => Err(unavailable(self.masked.name(), "connecting timed out")),
         }
     }
 
@@ -183,7 +207,7 @@ impl MemcachedStore {
         operation: impl AsyncFnOnce(&mut Client) -> Result<T, Error>,
     ) -> Result<T, StoreError> {
         let limit = self.timeouts.connect + self.timeouts.operation;
-        bounded(&self.name, limit, async {
+        bounded(self.masked.name(), limit, async {
             let mut client = self.checkout().await?;
             let result = operation(&mut client).await;
             if matches!(result, Ok(_) | Err(Error::Protocol(_))) {
@@ -193,6 +217,34 @@ impl MemcachedStore {
         })
         .await
     }
+}
+
+/// Drops the entries of `entries` past [`MAX_SESSIONS_PER_USER`], least recently seen first
+/// (by the entry's `last_seen`, then `created`, then its place in the item, where rewritten
+/// entries go last; one that does not decode counts as the oldest), never `keep`. The others
+/// keep their order. Returns the ids dropped, in the item's order.
+fn cap(entries: &mut Vec<IndexEntry>, keep: &SessionId) -> Vec<SessionId> {
+    let Some(excess) = entries.len().checked_sub(MAX_SESSIONS_PER_USER) else {
+        return Vec::new();
+    };
+    let mut ranked: Vec<(bool, u64, u64, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(place, e)| {
+            let (seen, created) =
+                UserSession::decode(e.id, &e.entry).map_or((0, 0), |s| (s.last_seen, s.created));
+            (e.id == *keep, seen, created, place)
+        })
+        .collect();
+    ranked.sort_unstable();
+    let mut dropped: Vec<usize> = ranked[..excess].iter().map(|r| r.3).collect();
+    dropped.sort_unstable();
+    let mut ids = Vec::with_capacity(excess);
+    for place in dropped.into_iter().rev() {
+        ids.push(entries.remove(place).id);
+    }
+    ids.reverse();
+    ids
 }
 
 /// One session in a user's index item.
@@ -349,13 +401,17 @@ impl SessionStore for MemcachedStore {
                 expires,
                 entry: entry.to_vec(),
             });
+            cap(entries, id)
         })
         .await
     }
 
     async fn index_remove(&self, user: &UserKey, ids: &[SessionId]) -> Result<(), StoreError> {
-        self.update_index(user, |entries| entries.retain(|e| !ids.contains(&e.id)))
-            .await
+        self.update_index(user, |entries| {
+            entries.retain(|e| !ids.contains(&e.id));
+            Vec::new()
+        })
+        .await
     }
 
     async fn index_list(&self, user: &UserKey) -> Result<Vec<(SessionId, Vec<u8>)>, StoreError> {
@@ -392,24 +448,24 @@ impl MemcachedStore {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(StoreError::Backend(format!(
-            "{}: memcached's LRU crawler stayed busy with another request for 5 s; try again",
-            self.name
-        )))
+        Err(self
+            .masked
+            .backend("memcached's LRU crawler stayed busy with another request for 5 s; try again"))
     }
 
     /// One `lru_crawler metadump all` on a connection of its own; `None` when the crawler is
     /// busy.
     async fn metadump_count(&self) -> Result<Option<u64>, StoreError> {
         let address = self.address.trim_start_matches("tcp://");
-        let io = |e: std::io::Error| unavailable(&self.name, e);
+        let io = |e: std::io::Error| self.masked.unavailable(e);
         let limit = self.timeouts.operation;
-        let stream = bounded(&self.name, self.timeouts.connect, async {
+        let name = self.masked.name();
+        let stream = bounded(name, self.timeouts.connect, async {
             tokio::net::TcpStream::connect(address).await.map_err(io)
         })
         .await?;
         let mut stream = BufReader::new(stream);
-        bounded(&self.name, limit, async {
+        bounded(name, limit, async {
             stream
                 .get_mut()
                 .write_all(b"lru_crawler metadump all\r\n")
@@ -421,15 +477,12 @@ impl MemcachedStore {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = bounded(&self.name, limit, async {
+            let n = bounded(name, limit, async {
                 stream.read_until(b'\n', &mut line).await.map_err(io)
             })
             .await?;
             if n == 0 {
-                return Err(unavailable(
-                    &self.name,
-                    "the connection closed during metadump",
-                ));
+                return Err(unavailable(name, "the connection closed during metadump"));
             }
             let text = line.trim_ascii_end();
             if text == b"END" {
@@ -439,11 +492,10 @@ impl MemcachedStore {
                 return Ok(None);
             }
             let Some(fields) = text.strip_prefix(b"key=") else {
-                return Err(StoreError::Backend(format!(
-                    "{}: memcached refused to list its keys (`lru_crawler metadump all` answered \
+                return Err(self.masked.backend(format_args!(
+                    "memcached refused to list its keys (`lru_crawler metadump all` answered \
                      {:?}); the LRU crawler is on by default since memcached 1.5, unless \
                      started with -o no_lru_crawler",
-                    self.name,
                     String::from_utf8_lossy(text)
                 )));
             };
@@ -453,25 +505,6 @@ impl MemcachedStore {
             }
         }
     }
-}
-
-/// Undoes the URL encoding of keys in a metadump line (`%3A` for `:`, and so on).
-fn percent_decode(text: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        if text[i] == b'%' && i + 2 < text.len() {
-            if let (Some(hi), Some(lo)) = (hex(text[i + 1]), hex(text[i + 2])) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(text[i]);
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -500,12 +533,69 @@ mod tests {
         assert!(decode_index(b"not an index").is_empty());
     }
 
+    fn entry_seen(last_seen: u64, created: u64) -> IndexEntry {
+        let id = SessionId::random();
+        let session = UserSession::written(id, created, last_seen, 60, Some("agent".into()));
+        IndexEntry {
+            id,
+            expires: last_seen + 60,
+            entry: session.encode(),
+        }
+    }
+
+    #[test]
+    fn the_index_keeps_the_most_recently_seen_sessions() {
+        let max = MAX_SESSIONS_PER_USER as u64;
+        // Seen in a shuffled order, one twice as long ago as another.
+        let mut entries: Vec<_> = (0..max + 5)
+            .map(|n| entry_seen((n * 37) % (max + 5), 0))
+            .collect();
+        let before = entries.clone();
+        assert_eq!(cap(&mut entries[..].to_vec(), &before[0].id).len(), 5);
+        let oldest: Vec<_> = before
+            .iter()
+            .filter(|e| UserSession::decode(e.id, &e.entry).unwrap().last_seen < 5)
+            .map(|e| e.id)
+            .collect();
+        let mut dropped = cap(&mut entries, &SessionId::random());
+        dropped.sort_by_key(ToString::to_string);
+        let mut expected = oldest.clone();
+        expected.sort_by_key(ToString::to_string);
+        assert_eq!(dropped, expected);
+        assert_eq!(entries.len(), MAX_SESSIONS_PER_USER);
+        // The others keep their order.
+        let kept: Vec<_> = before
+            .iter()
+            .filter(|e| !oldest.contains(&e.id))
+            .cloned()
+            .collect();
+        assert_eq!(entries, kept);
+
+        // The session being written stays, however old its entry says it is; an entry that
+        // does not decode goes first; equal times: the one earlier in the item goes.
+        let mut entries: Vec<_> = (0..max).map(|_| entry_seen(1000, 900)).collect();
+        let written = entry_seen(1, 1);
+        let mut garbage = entry_seen(2000, 2000);
+        garbage.entry = b"not an entry".to_vec();
+        entries.insert(3, garbage.clone());
+        entries.push(written.clone());
+        let first = entries[0].id;
+        assert_eq!(cap(&mut entries, &written.id), [first, garbage.id]);
+        assert_eq!(entries.len(), MAX_SESSIONS_PER_USER);
+        assert_eq!(entries.last(), Some(&written));
+        // At or under the cap: nothing.
+        assert!(cap(&mut entries, &written.id).is_empty());
+    }
+
     #[test]
     fn urls_and_prefixes_are_checked() {
         let t = Timeouts::default();
         assert!(MemcachedStore::new("memcache://127.0.0.1:11211", "s:", t).is_ok());
         assert!(MemcachedStore::new("redis://127.0.0.1:11211", "s:", t).is_err());
         assert!(MemcachedStore::new("memcache://a:1", "has space", t).is_err());
+        // A query cannot carry anything memcached would use: not even a password.
+        let err = MemcachedStore::new("memcache://a:1?password=p%2Fss", "s:", t).unwrap_err();
+        assert!(!err.to_string().contains("p%2Fss"), "{err}");
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ use redis::{
 };
 use tokio::sync::OnceCell;
 
-use super::net::{bounded, mask_url, unavailable, Timeouts};
+use super::net::{bounded, mask_url, Masked, Timeouts};
 use super::{SessionStore, StoreError, Swap, UserKey};
 use crate::id::SessionId;
 
@@ -82,8 +82,9 @@ impl ConnectionLike for Connection {
 pub struct RedisStore {
     nodes: Vec<String>,
     cluster: bool,
-    /// The URL with its password masked: what messages show.
-    name: String,
+    /// The URL with its password masked (what messages show), and the secrets to scrub from
+    /// any error text.
+    masked: Masked,
     prefix: String,
     timeouts: Timeouts,
     /// PEM certificates to trust for `rediss://` instead of the system's CAs.
@@ -96,7 +97,7 @@ pub struct RedisStore {
 impl core::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("url", &self.name)
+            .field("url", &self.masked.name())
             .field("cluster", &self.cluster)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
@@ -115,7 +116,7 @@ impl RedisStore {
         timeouts: Timeouts,
         tls_ca: Option<Vec<u8>>,
     ) -> Result<Self, StoreError> {
-        let name = mask_url(url);
+        let masked = Masked::new(url);
         let nodes = if cluster {
             cluster_nodes(url)
         } else {
@@ -124,8 +125,9 @@ impl RedisStore {
         for node in &nodes {
             // Parse now, so that a bad URL fails at startup and not at the first request.
             redis::parse_redis_url(node).ok_or_else(|| {
-                StoreError::Backend(format!(
-                    "{} is not a Redis URL (expected redis://host:port/db{})",
+                masked.message(format_args!(
+                    "{} is not a Redis URL (expected redis://host:port/db{}; percent-encode \
+                     a password's / ? # @ and : as %2F %3F %23 %40 %3A)",
                     mask_url(node),
                     if cluster {
                         ", or a comma-separated list of host:port"
@@ -136,14 +138,14 @@ impl RedisStore {
             })?;
         }
         if tls_ca.is_some() && !url.starts_with("rediss://") {
-            return Err(StoreError::Backend(format!(
-                "a TLS certificate authority was given for {name}: use a rediss:// URL"
+            return Err(masked.message(format_args!(
+                "a TLS certificate authority was given for {masked}: use a rediss:// URL"
             )));
         }
         Ok(Self {
             nodes,
             cluster,
-            name,
+            masked,
             prefix: prefix.to_owned(),
             timeouts,
             tls_ca,
@@ -170,9 +172,9 @@ impl RedisStore {
             // Every node of a cluster down: the client has no connection left to try.
             || err.kind() == redis::ErrorKind::ClusterConnectionNotFound
         {
-            unavailable(&self.name, err)
+            self.masked.unavailable(err)
         } else {
-            StoreError::Backend(format!("{}: {err}", self.name))
+            self.masked.backend(err)
         }
     }
 
@@ -227,7 +229,7 @@ impl RedisStore {
         Fut: Future<Output = RedisResult<T>>,
     {
         let limit = self.timeouts.connect + self.timeouts.operation;
-        bounded(&self.name, limit, async {
+        bounded(self.masked.name(), limit, async {
             let connection = self.connection.get_or_try_init(|| self.connect()).await?;
             command(connection.clone())
                 .await
@@ -347,7 +349,7 @@ impl RedisStore {
     /// timeout, not the whole pass.
     pub async fn count(&self) -> Result<u64, StoreError> {
         let mut connection = bounded(
-            &self.name,
+            self.masked.name(),
             self.timeouts.connect + self.timeouts.operation,
             self.connection.get_or_try_init(|| self.connect()),
         )
@@ -417,10 +419,9 @@ impl RedisStore {
             .await
             .map_err(|e| self.error(&e))?;
         let unexpected = || {
-            StoreError::Backend(format!(
-                "{}: CLUSTER SLOTS answered something other than slot ranges with their masters",
-                self.name
-            ))
+            self.masked.backend(
+                "CLUSTER SLOTS answered something other than slot ranges with their masters",
+            )
         };
         let ranges: Vec<Vec<Value>> = redis::from_redis_value(reply).map_err(|_| unexpected())?;
         let mut masters = Vec::new();

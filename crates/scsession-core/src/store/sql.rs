@@ -28,7 +28,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{AssertSqlSafe, Row as _};
 use tokio::sync::OnceCell;
 
-use super::net::{bounded, mask_url, unavailable, Timeouts};
+use super::net::{bounded, Masked, Timeouts};
 use super::{SessionStore, StoreError, Swap, UserKey};
 use crate::id::SessionId;
 
@@ -244,7 +244,8 @@ struct Raw {
 /// Sessions in a SQL database: PostgreSQL, MySQL/MariaDB or SQLite.
 pub struct SqlStore {
     url: String,
-    name: String,
+    /// The URL as messages show it.
+    masked: Masked,
     dialect: Dialect,
     statements: Statements,
     timeouts: Timeouts,
@@ -257,7 +258,7 @@ pub struct SqlStore {
 impl core::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SqlStore")
-            .field("url", &self.name)
+            .field("url", &self.masked.name())
             .field("dialect", &self.dialect)
             .finish_non_exhaustive()
     }
@@ -304,15 +305,15 @@ impl SqlStore {
     /// `table` must be a plain identifier, optionally `schema.table`. Nothing is connected
     /// until first use.
     pub fn new(url: &str, table: &str, timeouts: Timeouts) -> Result<Self, StoreError> {
-        let name = mask_url(url);
+        let masked = Masked::new(url);
         let scheme = url.split(':').next().unwrap_or_default();
         let dialect = match scheme {
             "postgres" | "postgresql" => Dialect::Postgres,
             "mysql" | "mariadb" => Dialect::MySql,
             "sqlite" => Dialect::Sqlite,
             _ => {
-                return Err(StoreError::Backend(format!(
-                    "{name} is not a database URL scscession knows: use postgresql://, \
+                return Err(masked.message(format_args!(
+                    "{masked} is not a database URL scscession knows: use postgresql://, \
                      mysql:// or sqlite:///path"
                 )))
             }
@@ -329,7 +330,7 @@ impl SqlStore {
         };
         Ok(Self {
             url,
-            name,
+            masked,
             dialect,
             statements: Statements::new(dialect, table),
             timeouts,
@@ -341,19 +342,16 @@ impl SqlStore {
     fn error(&self, err: &sqlx::Error) -> StoreError {
         match err {
             // sqlx keeps no cause for this one: say what it can mean.
-            sqlx::Error::PoolTimedOut => unavailable(
-                &self.name,
-                format_args!(
-                    "no connection within {:.1} s (the server refused or did not answer, or \
+            sqlx::Error::PoolTimedOut => self.masked.unavailable(format_args!(
+                "no connection within {:.1} s (the server refused or did not answer, or \
                      every pooled connection stayed busy)",
-                    self.timeouts.connect.as_secs_f64()
-                ),
-            ),
+                self.timeouts.connect.as_secs_f64()
+            )),
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => unavailable(&self.name, err),
-            _ => StoreError::Backend(format!("{}: {err}", self.name)),
+            | sqlx::Error::WorkerCrashed => self.masked.unavailable(err),
+            _ => self.masked.backend(err),
         }
     }
 
@@ -405,7 +403,7 @@ impl SqlStore {
         Fut: Future<Output = Result<T, sqlx::Error>>,
     {
         let limit = self.timeouts.connect + self.timeouts.operation;
-        bounded(&self.name, limit, async {
+        bounded(self.masked.name(), limit, async {
             let pool = self.pool.get_or_try_init(|| self.connect()).await?;
             operation(pool).await.map_err(|e| self.error(&e))
         })

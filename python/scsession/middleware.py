@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from time import monotonic as _monotonic
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from time import monotonic as _monotonic
 from typing import Any, Literal
 
 from scsession import _clock, _core

@@ -208,25 +208,14 @@ class WrkRun(NamedTuple):
 def run_wrk(wrk: str, port: int, script: Path, seconds: float, connections: int) -> WrkRun:
     """One wrk run on /write; failed requests are counted, not raised (bench_middleware's
     run_wrk refuses them)."""
-    command = [
-        wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
-        "-s", str(script), f"http://{bm.HOST}:{port}/write",
-    ]  # fmt: skip
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 60, check=False
-    )
-    out = done.stdout + done.stderr
-    rate = re.search(r"Requests/sec:\s*([0-9.]+)", out)
-    count = re.search(r"(\d+) requests in", out)
-    if done.returncode != 0 or rate is None or count is None:
-        raise bm.BenchError(f"wrk failed (exit {done.returncode}):\n{out}")
+    out, rate, count = bm.wrk_run(wrk, port, "/write", script, seconds, connections, "wrk")
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
     sockets = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
     )
     return WrkRun(
-        requests=int(count.group(1)),
-        rate=float(rate.group(1)),
+        requests=count,
+        rate=rate,
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(map(int, sockets.groups())) if sockets else 0,
     )

@@ -569,12 +569,13 @@ def wrk_binary() -> str:
     return path
 
 
-def run_wrk(
-    wrk: str, port: int, path: str, script: Path, seconds: int, connections: int, where: str
-) -> tuple[float, int]:
-    """(requests per second, requests) over `seconds`; every response checked to be 2xx."""
+def wrk_run(
+    wrk: str, port: int, path: str, script: Path, seconds: float, connections: int, where: str
+) -> tuple[str, float, int]:
+    """wrk's output, requests per second and requests of one run on `path` (failed requests are
+    in the output; see run_wrk)."""
     command = [
-        wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
         "-s", str(script), f"http://{HOST}:{port}{path}",
     ]  # fmt: skip
     done = subprocess.run(
@@ -583,11 +584,21 @@ def run_wrk(
     out = done.stdout + done.stderr
     rate = re.search(r"Requests/sec:\s*([0-9.]+)", out)
     count = re.search(r"(\d+) requests in", out)
-    if done.returncode != 0 or rate is None or count is None or int(count.group(1)) == 0:
+    if done.returncode != 0 or rate is None or count is None:
         raise BenchError(f"{where}: wrk failed (exit {done.returncode}):\n{out}")
+    return out, float(rate.group(1)), int(count.group(1))
+
+
+def run_wrk(
+    wrk: str, port: int, path: str, script: Path, seconds: int, connections: int, where: str
+) -> tuple[float, int]:
+    """(requests per second, requests) over `seconds`; every response checked to be 2xx."""
+    out, rate, count = wrk_run(wrk, port, path, script, seconds, connections, where)
+    if count == 0:
+        raise BenchError(f"{where}: wrk sent no request:\n{out}")
     if "Non-2xx" in out or "Socket errors" in out:
         raise BenchError(f"{where}: wrk saw failed requests:\n{out}")
-    return float(rate.group(1)), int(count.group(1))
+    return rate, count
 
 
 class Served:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 from scsession import _core
@@ -20,37 +21,48 @@ __all__ = ["PerIdLock", "save_with_replace"]
 
 
 class PerIdLock:
-    """One asyncio lock per session id, kept only while a save of that id is running or
-    waiting (so the table never grows with the number of sessions). ``acquire`` then
-    ``release`` in a ``try``/``finally`` (cheaper than a context manager on every write)."""
+    """Saves of one session id, one at a time, in this process.
+
+    ``enter(id)`` returns None when the id is free (the save may go at once: no lock object, no
+    coroutine, on the path every write takes), else a future to await first; ``leave(id)``
+    hands the id to the next waiter, or frees it. The table only holds ids with a save running
+    or waiting, so it never grows with the number of sessions.
+    """
 
     __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        # id -> [lock, how many saves hold or wait for it]
-        self._held: dict[str, list[Any]] = {}
+        # id -> the futures of the saves waiting for it (None: one runs, nobody waits)
+        self._held: dict[str, deque[asyncio.Future[None]] | None] = {}
 
-    async def acquire(self, session_id: str) -> None:
-        entry = self._held.get(session_id)
-        if entry is None:
-            entry = self._held[session_id] = [asyncio.Lock(), 1]
-        else:
-            entry[1] += 1
+    def enter(self, session_id: str) -> asyncio.Future[None] | None:
+        if session_id not in self._held:
+            self._held[session_id] = None
+            return None
+        waiters = self._held[session_id]
+        if waiters is None:
+            waiters = self._held[session_id] = deque()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
+        return waiter
+
+    def leave(self, session_id: str) -> None:
+        waiters = self._held[session_id]
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():  # a waiter that was cancelled is skipped
+                waiter.set_result(None)  # its save runs now
+                return
+        del self._held[session_id]
+
+    async def wait(self, session_id: str, waiter: asyncio.Future[None]) -> None:
+        """Waits for `waiter` (from ``enter``); a cancelled wait gives up its turn cleanly."""
         try:
-            await entry[0].acquire()
-        except BaseException:  # cancelled while waiting: no longer a holder
-            self._forget(session_id, entry)
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.leave(session_id)  # the turn had come: pass it on
             raise
-
-    def release(self, session_id: str) -> None:
-        entry = self._held[session_id]
-        entry[0].release()
-        self._forget(session_id, entry)
-
-    def _forget(self, session_id: str, entry: list[Any]) -> None:
-        entry[1] -= 1
-        if entry[1] == 0:
-            del self._held[session_id]
 
     def __len__(self) -> int:
         """How many session ids have a save running or waiting (for tests)."""

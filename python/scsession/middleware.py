@@ -311,7 +311,10 @@ class SCsessionMiddleware:
         finally:
             session._on_end = None
             for task in ending:
-                await task
+                try:
+                    await task
+                except OUTAGE_ERRORS as error:  # the record expires by itself later
+                    self._outage.failed(error)
         if accepted and session._loader is None:
             await self._save_after_accept(session)
 
@@ -495,12 +498,14 @@ class SCsessionMiddleware:
         binding = self._binding(session)
         if loaded_id is not None and (moved or session_id == loaded_id):
             # One save per session at a time in this process (see PerIdLock).
-            await self._saves.acquire(loaded_id)
+            waiter = self._saves.enter(loaded_id)
+            if waiter is not None:
+                await self._saves.wait(loaded_id, waiter)
             try:
                 previous = loaded_id if moved else None
                 saved = await self._save_loaded(session, session_id, now, data, binding, previous)
             finally:
-                self._saves.release(loaded_id)
+                self._saves.leave(loaded_id)
             if not saved:
                 # Ended meanwhile (a sign-out in another request): nothing was written, and no
                 # Set-Cookie either, so the browser keeps any cookie that other request set.

@@ -17,6 +17,7 @@ use core::fmt;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
+use std::collections::hash_map::{Entry, HashMap};
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -344,21 +345,27 @@ async fn entries<S: SessionStore + ?Sized>(
     store: &S,
     user: &UserKeys,
 ) -> Result<(Vec<UserSession>, Vec<SessionId>), StoreError> {
-    let mut entries: Vec<UserSession> = Vec::new();
+    // By id: a session listed under two keys (bound before and after a rotation) counts once,
+    // without a quadratic search through a user with many sessions.
+    let mut entries: HashMap<SessionId, UserSession> = HashMap::new();
     let mut unreadable = Vec::new();
     for key in user.all() {
         for (id, bytes) in store.index_list(key).await? {
             match UserSession::decode(id, &bytes) {
-                Some(entry) => match entries.iter_mut().find(|e| e.id == id) {
-                    Some(seen) if seen.last_seen < entry.last_seen => *seen = entry,
-                    Some(_) => {}
-                    None => entries.push(entry),
+                Some(entry) => match entries.entry(id) {
+                    Entry::Occupied(mut seen) if seen.get().last_seen < entry.last_seen => {
+                        seen.insert(entry);
+                    }
+                    Entry::Occupied(_) => {}
+                    Entry::Vacant(slot) => {
+                        slot.insert(entry);
+                    }
                 },
                 None => unreadable.push(id),
             }
         }
     }
-    Ok((entries, unreadable))
+    Ok((entries.into_values().collect(), unreadable))
 }
 
 #[cfg(all(test, feature = "memory-store"))]

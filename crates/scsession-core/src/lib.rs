@@ -11,6 +11,8 @@
 //!   one opaque [`seal::OpenError`].
 //! - [`Lifetime`]: absolute and idle timeouts, checked from the sealed timestamps.
 //! - [`store::SessionStore`]: where store-mode sessions live.
+//! - [`engine`]: one request's session from `Cookie` to `Set-Cookie`: the one place that
+//!   decides what is written ([`engine::Engine`]); web front ends are thin around it.
 //! - [`inspect`]: for operators only, why a cookie does not open or a session expired.
 //!
 //! ```
@@ -42,6 +44,7 @@
 
 pub mod changeset;
 pub mod cookie;
+pub mod engine;
 pub mod expiry;
 pub mod format;
 pub mod id;
@@ -81,6 +84,12 @@ pub enum Error {
     /// See [`store::StoreError`].
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// See [`engine::CookieError`].
+    #[error(transparent)]
+    Cookie(#[from] engine::CookieError),
+    /// See [`engine::TooLarge`].
+    #[error(transparent)]
+    TooLarge(#[from] engine::TooLarge),
     /// See [`inspect::CookieProblem`] (diagnostics only).
     #[error(transparent)]
     Inspect(#[from] inspect::CookieProblem),

@@ -134,6 +134,9 @@ impl SaveOp {
             Step::Do(Op::Load { id }) => (op.kind, op.id) = ("load", Some(id.to_string())),
             Step::Do(Op::Delete { id }) => (op.kind, op.id) = ("delete", Some(id.to_string())),
             Step::Do(Op::Pause(delay)) => (op.kind, op.delay) = ("pause", delay.as_secs_f64()),
+            Step::Do(Op::IndexPut { .. } | Op::IndexRemove { .. }) => {
+                unreachable!("a Saving never asks for the per-user index")
+            }
         }
         op
     }

@@ -9,7 +9,7 @@ use pyo3::types::PyBytes;
 use scsession_core::seal::record_version;
 use scsession_core::store::{
     self, users, Commit, Committed, MemcachedStore as CoreMemcached, RedisStore as CoreRedis,
-    SessionStore, SqlStore as CoreSql, Timeouts, UserKeys,
+    SqlStore as CoreSql, Timeouts, UserIndex, UserKeys,
 };
 use scsession_core::SessionId;
 
@@ -35,7 +35,7 @@ fn timeouts(connect_timeout: f64, timeout: f64) -> PyResult<Timeouts> {
     })
 }
 
-fn load<'py, S: SessionStore + 'static>(
+fn load<'py, S: UserIndex + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
     id: &str,
@@ -47,7 +47,7 @@ fn load<'py, S: SessionStore + 'static>(
     })
 }
 
-fn save<'py, S: SessionStore + 'static>(
+fn save<'py, S: UserIndex + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
     id: &str,
@@ -64,7 +64,7 @@ fn save<'py, S: SessionStore + 'static>(
     })
 }
 
-fn replace<'py, S: SessionStore + 'static>(
+fn replace<'py, S: UserIndex + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
     id: &str,
@@ -84,7 +84,7 @@ fn replace<'py, S: SessionStore + 'static>(
     })
 }
 
-fn delete<'py, S: SessionStore + 'static>(
+fn delete<'py, S: UserIndex + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
     id: &str,
@@ -109,7 +109,7 @@ struct Save {
     user: Option<(UserKeys, Option<String>)>,
 }
 
-fn commit<'py, S: SessionStore + 'static>(
+fn commit<'py, S: UserIndex + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
     sealer: Py<Sealer>,
@@ -140,7 +140,7 @@ fn commit<'py, S: SessionStore + 'static>(
     })
 }
 
-fn bind<'py, S: SessionStore + 'static>(
+fn bind<'py, S: UserIndex + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
     binding: NewEntry,
@@ -153,7 +153,7 @@ fn bind<'py, S: SessionStore + 'static>(
     })
 }
 
-fn unbind<'py, S: SessionStore + 'static>(
+fn unbind<'py, S: UserIndex + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
     user: UserKeys,
@@ -167,7 +167,7 @@ fn unbind<'py, S: SessionStore + 'static>(
     })
 }
 
-fn sessions_for_user<'py, S: SessionStore + 'static>(
+fn sessions_for_user<'py, S: UserIndex + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
     user: UserKeys,
@@ -181,7 +181,7 @@ fn sessions_for_user<'py, S: SessionStore + 'static>(
     })
 }
 
-fn invalidate_user<'py, S: SessionStore + 'static>(
+fn invalidate_user<'py, S: UserIndex + 'static>(
     py: Python<'py>,
     store: &Arc<S>,
     user: UserKeys,

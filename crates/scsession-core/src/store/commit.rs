@@ -108,6 +108,27 @@ pub enum Op {
     /// Wait this long before the next attempt (another writer came first); reply
     /// [`Reply::Done`].
     Pause(Duration),
+    /// [`UserIndex::index_put`](super::UserIndex::index_put) (asked for by the
+    /// [`engine`](crate::engine) only, for a store with a per-user index); reply
+    /// [`Reply::Done`].
+    IndexPut {
+        /// The user.
+        user: super::UserKey,
+        /// The session.
+        id: SessionId,
+        /// The entry, as [`UserSession::encode`](super::UserSession::encode) made it.
+        entry: Vec<u8>,
+        /// How long the index must keep it at least.
+        ttl: Duration,
+    },
+    /// [`UserIndex::index_remove`](super::UserIndex::index_remove) (the
+    /// [`engine`](crate::engine) only); reply [`Reply::Done`].
+    IndexRemove {
+        /// The user.
+        user: super::UserKey,
+        /// The sessions.
+        ids: Vec<SessionId>,
+    },
 }
 
 /// How an [`Op`] went.
@@ -362,38 +383,51 @@ pub async fn commit<S: SessionStore + ?Sized>(
     let mut saving = Saving::new(write);
     let mut reply = None;
     loop {
-        let op = match saving.next(sealer, lifetime, reply.take())? {
+        match saving.next(sealer, lifetime, reply.take())? {
             Step::Finished(done) => return Ok(done),
-            Step::Do(op) => op,
-        };
-        reply = Some(match op {
-            Op::Save { id, blob, ttl } => {
-                store.save(&id, &blob, ttl).await?;
-                Reply::Done
-            }
-            Op::Replace {
-                id,
-                expected,
-                blob,
-                ttl,
-            } => Reply::Swapped(
-                store
-                    .replace(&id, record_version(&expected), &blob, ttl)
-                    .await?,
-            ),
-            Op::Load { id } => Reply::Loaded(store.load(&id).await?),
-            Op::Delete { id } => {
-                store.delete(&id).await?;
-                Reply::Done
-            }
-            Op::Pause(delay) => {
-                if !delay.is_zero() {
-                    store.pause(delay).await;
-                }
-                Reply::Done
-            }
-        });
+            Step::Do(op) => reply = Some(perform(store, op).await?),
+        }
     }
+}
+
+/// Performs `op` on `store`. The per-user index's operations are not a [`SessionStore`]'s:
+/// asking for one here is an error.
+pub(crate) async fn perform<S: SessionStore + ?Sized>(
+    store: &S,
+    op: Op,
+) -> Result<Reply, StoreError> {
+    Ok(match op {
+        Op::Save { id, blob, ttl } => {
+            store.save(&id, &blob, ttl).await?;
+            Reply::Done
+        }
+        Op::Replace {
+            id,
+            expected,
+            blob,
+            ttl,
+        } => Reply::Swapped(
+            store
+                .replace(&id, record_version(&expected), &blob, ttl)
+                .await?,
+        ),
+        Op::Load { id } => Reply::Loaded(store.load(&id).await?),
+        Op::Delete { id } => {
+            store.delete(&id).await?;
+            Reply::Done
+        }
+        Op::Pause(delay) => {
+            if !delay.is_zero() {
+                store.pause(delay).await;
+            }
+            Reply::Done
+        }
+        Op::IndexPut { .. } | Op::IndexRemove { .. } => {
+            return Err(StoreError::Backend(
+                "this store keeps no per-user index".to_owned(),
+            ))
+        }
+    })
 }
 
 #[cfg(all(test, feature = "memory-store"))]

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_memcached::{Client, Error, MetaProtocol, Status};
 
 use super::net::{bounded, percent_decode, unavailable, Masked, Timeouts};
-use super::{SessionStore, StoreError, Swap, UserKey, UserSession, MAX_ATTEMPTS};
+use super::{SessionStore, StoreError, Swap, UserIndex, UserKey, UserSession, MAX_ATTEMPTS};
 use crate::id::SessionId;
 
 /// Most sessions one user keeps in Memcached's per-user index. Binding another session ends
@@ -385,7 +385,9 @@ impl SessionStore for MemcachedStore {
         )
         .await
     }
+}
 
+impl UserIndex for MemcachedStore {
     async fn index_put(
         &self,
         user: &UserKey,

@@ -7,7 +7,7 @@ use std::future::{ready, Future};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{commit, Commit, Committed, SessionStore, StoreError, Swap, UserKey};
+use super::{commit, Commit, Committed, SessionStore, StoreError, Swap, UserIndex, UserKey};
 use crate::expiry::Lifetime;
 use crate::id::SessionId;
 use crate::seal::Sealer;
@@ -256,7 +256,9 @@ impl SessionStore for MemoryStore {
         self.delete_now(id);
         ready(Ok(()))
     }
+}
 
+impl UserIndex for MemoryStore {
     fn index_put(
         &self,
         user: &UserKey,

@@ -87,9 +87,10 @@
 //! Real stores make `replace` one atomic step on the server: a Lua script on Redis, `cas` on
 //! Memcached, a conditional `UPDATE` on SQL.
 //!
-//! A store may also keep a per-user index ([`users`]: log out everywhere) through
-//! `index_put`, `index_remove` and `index_list`; their defaults fail with [`NO_INDEX`], so the
-//! store above is complete without them.
+//! A store may also keep a per-user index ([`users`]: log out everywhere) by implementing
+//! [`UserIndex`] as well; the store above is complete without it, and code that needs an index
+//! says so in its bounds (`S: UserIndex`), so a missing one is a compile error, not a run-time
+//! one.
 //!
 //! Stores that ship with the crate, one cargo feature each: [`MemoryStore`] (`memory-store`),
 //! [`RedisStore`] (`redis-store`, single node or cluster), [`MemcachedStore`]
@@ -101,6 +102,7 @@ use std::time::Duration;
 use crate::id::SessionId;
 
 mod commit;
+pub(crate) use commit::perform;
 pub use commit::{commit, Commit, Committed, Op, Reply, Saving, Step, MAX_ATTEMPTS, TOMBSTONE};
 
 pub mod users;
@@ -213,46 +215,36 @@ pub trait SessionStore: Send + Sync {
         let _ = delay;
         ready(())
     }
+}
 
-    /// Per-user index ([`users`]): stores `entry` for session `id` in the index of `user`,
-    /// replacing that session's earlier entry, and keeps the index for at least `ttl`. Entries
-    /// are opaque. A store without an index keeps these defaults, which fail with
-    /// [`NO_INDEX`].
+/// A per-user index ([`users`]: list a user's sessions, end them all): a store implements it or
+/// not. It lives in the same store as the sessions and expires with them. Entries are opaque
+/// bytes made by [`users`]; a store keeps them, one per session, for each [`UserKey`].
+pub trait UserIndex: SessionStore {
+    /// Stores `entry` for session `id` in the index of `user`, replacing that session's earlier
+    /// entry, and keeps the index for at least `ttl`.
     fn index_put(
         &self,
         user: &UserKey,
         id: &SessionId,
         entry: &[u8],
         ttl: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        let _ = (user, id, entry, ttl);
-        ready(Err(StoreError::Backend(NO_INDEX.to_owned())))
-    }
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Removes the entries of `ids` from the index of `user`; ids not there are ignored.
     fn index_remove(
         &self,
         user: &UserKey,
         ids: &[SessionId],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        let _ = (user, ids);
-        ready(Err(StoreError::Backend(NO_INDEX.to_owned())))
-    }
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every entry in the index of `user`, with its session id, in any order (empty when the
     /// user has none or the index expired).
     fn index_list(
         &self,
         user: &UserKey,
-    ) -> impl Future<Output = Result<Vec<(SessionId, Vec<u8>)>, StoreError>> + Send {
-        let _ = user;
-        ready(Err(StoreError::Backend(NO_INDEX.to_owned())))
-    }
+    ) -> impl Future<Output = Result<Vec<(SessionId, Vec<u8>)>, StoreError>> + Send;
 }
-
-/// The error of a store that keeps no per-user index.
-pub const NO_INDEX: &str = "this store keeps no per-user index (bind_user, sessions_for_user \
-    and invalidate_user need one; every store built into scsession has it)";
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@ use redis::{
 use tokio::sync::OnceCell;
 
 use super::net::{bounded, mask_url, Masked, Timeouts};
-use super::{SessionStore, StoreError, Swap, UserKey};
+use super::{SessionStore, StoreError, Swap, UserIndex, UserKey};
 use crate::id::SessionId;
 
 /// `KEYS[1]` = the session key, `ARGV` = version, new blob, time to live in ms.
@@ -299,7 +299,9 @@ impl SessionStore for RedisStore {
         self.run(|mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await })
             .await
     }
+}
 
+impl UserIndex for RedisStore {
     async fn index_put(
         &self,
         user: &UserKey,

@@ -29,7 +29,7 @@ use sqlx::{AssertSqlSafe, Row as _};
 use tokio::sync::OnceCell;
 
 use super::net::{bounded, Masked, Timeouts};
-use super::{SessionStore, StoreError, Swap, UserKey};
+use super::{SessionStore, StoreError, Swap, UserIndex, UserKey};
 use crate::id::SessionId;
 
 /// The table used when none is given.
@@ -500,7 +500,9 @@ impl SessionStore for SqlStore {
         })
         .await
     }
+}
 
+impl UserIndex for SqlStore {
     async fn index_put(
         &self,
         user: &UserKey,

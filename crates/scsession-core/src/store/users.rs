@@ -25,7 +25,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{commit, Commit, Committed, SessionStore, StoreError};
+use super::{commit, Commit, Committed, StoreError, UserIndex};
 use crate::expiry::Lifetime;
 use crate::id::SessionId;
 use crate::keys::KeyRing;
@@ -197,7 +197,7 @@ fn truncate_agent(agent: &str) -> &str {
 
 /// Records `entry` in the index of `user` (replacing that session's earlier entry), to be kept
 /// until at least its `expires_at`. `now` is the current unix time.
-pub async fn bind<S: SessionStore + ?Sized>(
+pub async fn bind<S: UserIndex + ?Sized>(
     store: &S,
     user: &UserKey,
     entry: &UserSession,
@@ -220,7 +220,7 @@ pub struct Binding<'a> {
 /// at once: the two writes go out together, so the save waits for one round trip, not two. If
 /// the save finds the session ended meanwhile, the entry is removed again. Without a binding
 /// this is exactly [`commit`].
-pub async fn commit_bound<S: SessionStore + ?Sized>(
+pub async fn commit_bound<S: UserIndex + ?Sized>(
     store: &S,
     sealer: &Sealer,
     lifetime: &Lifetime,
@@ -277,7 +277,7 @@ async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
 }
 
 /// Removes sessions `ids` from the index of `user` (their records are left alone).
-pub async fn unbind<S: SessionStore + ?Sized>(
+pub async fn unbind<S: UserIndex + ?Sized>(
     store: &S,
     user: &UserKeys,
     ids: &[SessionId],
@@ -294,7 +294,7 @@ pub async fn unbind<S: SessionStore + ?Sized>(
 /// The live sessions of `user`, most recently seen first. A session is live while its record
 /// is in the store (stores forget records when they expire); entries of sessions that are gone
 /// are dropped from the index on the way.
-pub async fn sessions_for_user<S: SessionStore + ?Sized>(
+pub async fn sessions_for_user<S: UserIndex + ?Sized>(
     store: &S,
     user: &UserKeys,
 ) -> Result<Vec<UserSession>, StoreError> {
@@ -318,7 +318,7 @@ pub async fn sessions_for_user<S: SessionStore + ?Sized>(
 ///
 /// Every listed session is deleted, expired by its entry or not: an entry whose rewrite failed
 /// may understate its session's expiry, and deleting a record that is gone does no harm.
-pub async fn invalidate_user<S: SessionStore + ?Sized>(
+pub async fn invalidate_user<S: UserIndex + ?Sized>(
     store: &S,
     user: &UserKeys,
     except: Option<&SessionId>,
@@ -341,7 +341,7 @@ pub async fn invalidate_user<S: SessionStore + ?Sized>(
 
 /// The index of `user` under all its keys: its entries (one per session, the most recently
 /// written where a session is listed under two keys), and the ids of entries that do not decode.
-async fn entries<S: SessionStore + ?Sized>(
+async fn entries<S: UserIndex + ?Sized>(
     store: &S,
     user: &UserKeys,
 ) -> Result<(Vec<UserSession>, Vec<SessionId>), StoreError> {

@@ -1,0 +1,198 @@
+//! A store-mode save as a state machine ([`Finishing`]), and its driver for Rust stores.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::time::Duration;
+
+use super::outcome::{Finished, Outcome};
+use super::state::bound_user;
+use super::Engine;
+use crate::id::SessionId;
+use crate::store::users::{UserKeys, UserSession};
+use crate::store::{
+    perform, Commit, Committed, Op, Reply, Saving, SessionStore, Step, StoreError, UserIndex,
+};
+
+use super::state::SessionState;
+
+/// What a [`Finishing`] wants next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Perform this store operation and pass its [`Reply`] to [`Finishing::next`].
+    Do(Op),
+    /// The save is over.
+    Done(Finished),
+}
+
+/// One request's store-mode save, as a state machine without I/O: the session's own write
+/// (a [`Saving`]: compare-and-swap, merge, a regeneration that never undoes a sign-out), then
+/// the deletions of ids the request ended and the per-user index's updates.
+#[derive(Debug)]
+pub struct Finishing {
+    saving: Option<Saving>,
+    after: VecDeque<Op>,
+    /// How it ends once the write went through.
+    done: Option<Finished>,
+    /// The loaded id: the session that the write may find ended elsewhere.
+    loaded: Option<SessionId>,
+}
+
+impl Finishing {
+    pub(crate) fn new(
+        engine: &Engine,
+        state: &mut SessionState,
+        data: &[u8],
+        now: u64,
+        indexed: bool,
+    ) -> Result<Self, StoreError> {
+        let Some(write) = state.plan(engine, data, now) else {
+            return Ok(Self {
+                saving: None,
+                after: VecDeque::new(),
+                done: Some(Finished::unchanged()),
+                loaded: None,
+            });
+        };
+        let keys = |user: &str| UserKeys::new(engine.sealer().keys(), user);
+        let mut after: VecDeque<Op> = write.dead.iter().map(|&id| Op::Delete { id }).collect();
+        let user = if indexed && !write.emptied {
+            bound_user(&write.data)
+        } else {
+            None
+        };
+        let loaded_id = write.loaded_id;
+        if let (true, Some(old_user), Some(old_id)) = (indexed, &write.loaded_user, loaded_id) {
+            let same = !write.emptied
+                && old_id == write.id
+                && user.as_ref().is_some_and(|(u, _)| u == old_user);
+            if !same {
+                for user in keys(old_user)?.all() {
+                    after.push_back(Op::IndexRemove {
+                        user: *user,
+                        ids: vec![old_id],
+                    });
+                }
+            }
+        }
+        if let Some((user, agent)) = user {
+            let ttl = engine.lifetime().store_ttl(write.created, now);
+            let entry = UserSession::written(write.id, write.created, now, ttl, agent);
+            after.push_back(Op::IndexPut {
+                user: *keys(&user)?.primary(),
+                id: write.id,
+                entry: entry.encode(),
+                ttl: Duration::from_secs(entry.expires_at.saturating_sub(now).max(1)),
+            });
+        }
+        let swapped = write.base.is_some();
+        let saving = (!write.emptied).then(|| {
+            Saving::new(Commit {
+                id: write.id,
+                created: write.created,
+                now,
+                data: &write.data,
+                base: write
+                    .base
+                    .as_ref()
+                    .map(|(b, d)| (b.as_slice(), d.as_slice())),
+                previous: write.previous,
+            })
+        });
+        let value = (!write.emptied).then(|| engine.sealer().sign_id(&write.id));
+        Ok(Self {
+            saving,
+            after,
+            done: Some(write.finished(value.as_deref(), engine)),
+            loaded: loaded_id.filter(|_| swapped),
+        })
+    }
+
+    /// The session id whose saves must not overlap within one process (the loaded id of a
+    /// session written back with compare-and-swap): a front end serializes saves per id, so
+    /// that parallel requests of one page merge in one retry instead of racing.
+    #[must_use]
+    pub fn lock_id(&self) -> Option<SessionId> {
+        self.loaded
+    }
+
+    /// The next step, given how the last operation went (`None` for the first call).
+    pub fn next(&mut self, engine: &Engine, reply: Option<Reply>) -> Result<Next, StoreError> {
+        if let Some(saving) = &mut self.saving {
+            match saving.next(engine.sealer(), engine.lifetime(), reply)? {
+                Step::Do(op) => return Ok(Next::Do(op)),
+                Step::Finished(Committed::Saved) => self.saving = None,
+                Step::Finished(Committed::Gone) => {
+                    // Ended by another request meanwhile: nothing of it was written, and the
+                    // browser keeps whatever cookie that request set.
+                    self.saving = None;
+                    self.after.clear();
+                    self.done = Some(Finished {
+                        outcome: match self.loaded {
+                            Some(id) => Outcome::EndedElsewhere { id },
+                            None => Outcome::Unchanged,
+                        },
+                        set_cookie: None,
+                    });
+                }
+            }
+        }
+        if let Some(op) = self.after.pop_front() {
+            return Ok(Next::Do(op));
+        }
+        self.done.take().map(Next::Done).ok_or_else(|| {
+            StoreError::Backend("a session save was driven after it finished".to_owned())
+        })
+    }
+}
+
+/// How a Rust store performs a [`Finishing`]'s operations.
+pub(crate) trait Perform {
+    fn perform(&self, op: Op) -> impl Future<Output = Result<Reply, StoreError>> + Send;
+}
+
+/// A store without a per-user index.
+pub(crate) struct Plain<'a, S: ?Sized>(pub(crate) &'a S);
+
+impl<S: SessionStore + ?Sized> Perform for Plain<'_, S> {
+    fn perform(&self, op: Op) -> impl Future<Output = Result<Reply, StoreError>> + Send {
+        perform(self.0, op)
+    }
+}
+
+/// A store with one.
+pub(crate) struct Indexed<'a, S: ?Sized>(pub(crate) &'a S);
+
+impl<S: UserIndex + ?Sized> Perform for Indexed<'_, S> {
+    // Not `async fn`: the bound says the future is `Send`, which callers that spawn it need.
+    #[allow(clippy::manual_async_fn)]
+    fn perform(&self, op: Op) -> impl Future<Output = Result<Reply, StoreError>> + Send {
+        async move {
+            match op {
+                Op::IndexPut {
+                    user,
+                    id,
+                    entry,
+                    ttl,
+                } => self.0.index_put(&user, &id, &entry, ttl).await?,
+                Op::IndexRemove { user, ids } => self.0.index_remove(&user, &ids).await?,
+                op => return perform(self.0, op).await,
+            }
+            Ok(Reply::Done)
+        }
+    }
+}
+
+/// Runs `finishing` to its end against a Rust store.
+pub(crate) async fn drive<P: Perform>(
+    engine: &Engine,
+    store: &P,
+    mut finishing: Finishing,
+) -> Result<Finished, StoreError> {
+    let mut reply = None;
+    loop {
+        match finishing.next(engine, reply.take())? {
+            Next::Do(op) => reply = Some(store.perform(op).await?),
+            Next::Done(finished) => return Ok(finished),
+        }
+    }
+}

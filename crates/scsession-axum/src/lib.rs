@@ -1,5 +1,5 @@
 //! Sessions for [axum] and [tower]: the same sessions as scsession's Python middleware, on the
-//! same engine ([`scsession_core`]). A cookie made by a FastAPI app opens here and back, with the
+//! same engine ([`scsession_core`]). A cookie made by a `FastAPI` app opens here and back, with the
 //! same keys, lifetimes and stores.
 //!
 //! - [`SessionLayer`]: a tower [`Layer`](tower_layer::Layer). Sessions are sealed whole into the
@@ -88,8 +88,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod engine_stub;
-use engine_stub as engine;
+use scsession_core::engine;
 mod lock;
 mod service;
 mod session;

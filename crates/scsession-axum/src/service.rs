@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
-use scsession_core::store::{SessionStore, StoreError};
+use scsession_core::store::{SessionStore, StoreError, UserIndex};
 use scsession_core::{KeyRing, Lifetime};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -53,7 +53,7 @@ pub struct WithIndex<S>(Arc<S>);
 
 impl Mode for CookieOnly {}
 impl<S: SessionStore + 'static> Mode for WithStore<S> {}
-impl<S: SessionStore + 'static> Mode for WithIndex<S> {}
+impl<S: UserIndex + 'static> Mode for WithIndex<S> {}
 
 pub(crate) mod sealed {
     use super::{Engine, Finished, HeaderMap, Opened, SessionState, StoreError};
@@ -102,7 +102,9 @@ impl sealed::Backend for CookieOnly {
         data: &[u8],
         now: u64,
     ) -> Result<Finished, Error> {
-        Ok(engine.finish_cookie(state, data, now)?)
+        engine
+            .finish_cookie(state, data, now)
+            .map_err(|too_large| Error::Core(too_large.into()))
     }
 }
 
@@ -128,7 +130,7 @@ impl<S: SessionStore + 'static> sealed::Backend for WithStore<S> {
     }
 }
 
-impl<S: SessionStore + 'static> sealed::Backend for WithIndex<S> {
+impl<S: UserIndex + 'static> sealed::Backend for WithIndex<S> {
     const STORE: bool = true;
     const INDEXED: bool = true;
     async fn open(
@@ -146,8 +148,7 @@ impl<S: SessionStore + 'static> sealed::Backend for WithIndex<S> {
         data: &[u8],
         now: u64,
     ) -> Result<Finished, Error> {
-        // TODO(engine): finish_indexed once the engine lands.
-        Ok(engine.finish_store(&*self.0, state, data, now).await?)
+        Ok(engine.finish_indexed(&*self.0, state, data, now).await?)
     }
 }
 
@@ -188,7 +189,7 @@ impl<M: Mode> Shared<M> {
     async fn finish(&self, data: &mut Data) -> Result<Option<String>, Error> {
         let encoded = data.encoded()?;
         // Saves of one loaded session take turns in this process (see `lock`).
-        let _turn = match (M::STORE, data.loaded_id) {
+        let _turn = match (M::STORE, data.state.loaded_id()) {
             (true, Some(id)) => Some(self.locks.turn(id).await),
             _ => None,
         };
@@ -232,7 +233,6 @@ impl SessionLayer {
     ///
     /// `keys` come from configuration, never from the code: the first key seals, every key
     /// opens (list a new key first to rotate, keep the old one until its cookies expired).
-    #[must_use]
     pub fn builder(keys: KeyRing) -> SessionLayerBuilder {
         SessionLayerBuilder {
             keys,
@@ -315,7 +315,7 @@ impl<M: Mode> SessionLayerBuilder<M> {
     /// [`store`](SessionLayerBuilder::store) for a store that keeps the per-user index (every
     /// store of scsession-core does): [`Session::bind_user`](crate::Session::bind_user) then
     /// records sessions there, and an app can end all of a user's sessions.
-    pub fn indexed_store<S: SessionStore + 'static>(
+    pub fn indexed_store<S: UserIndex + 'static>(
         self,
         store: Arc<S>,
     ) -> SessionLayerBuilder<WithIndex<S>> {
@@ -334,7 +334,8 @@ impl<M: Mode> SessionLayerBuilder<M> {
     /// The layer. An error for options the engine refuses (a cookie name that is not a token,
     /// `SameSite=None` without `Secure`, a `Path` or `Domain` with `;` in it, a zero lifetime).
     pub fn build(self) -> Result<SessionLayer<M>, Error> {
-        let engine = Engine::new(self.keys, self.cookie, self.lifetime)?;
+        let engine = Engine::new(self.keys, self.cookie, self.lifetime)
+            .map_err(|refused| Error::Core(refused.into()))?;
         Ok(SessionLayer {
             shared: Arc::new(Shared {
                 engine,

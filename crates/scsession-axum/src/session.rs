@@ -18,10 +18,7 @@ use crate::service::Opener;
 use crate::value::{from_value, to_value, ValueError};
 use crate::Error;
 
-/// Where [`Session::flash`] keeps pending messages: a list of `[category, message]` lists.
-pub const FLASHES_KEY: &str = "_flashes";
-/// Where [`Session::bind_user`] records the user: `{"id": str, "user_agent": str | None}`.
-pub const BOUND_USER_KEY: &str = "_bound_user";
+pub use crate::engine::{BOUND_USER_KEY, FLASHES_KEY};
 /// The most of a user agent [`Session::bind_user`] keeps, in characters.
 pub const MAX_USER_AGENT: usize = 512;
 
@@ -50,8 +47,6 @@ pub(crate) struct Data {
     pub(crate) pairs: Vec<(Value, Value)>,
     /// Whether `pairs` may differ from `original`.
     pub(crate) changed: bool,
-    /// The id the session was opened under (saves of one id take turns).
-    pub(crate) loaded_id: Option<SessionId>,
 }
 
 impl Data {
@@ -61,7 +56,6 @@ impl Data {
             _ => Vec::new(),
         };
         Self {
-            loaded_id: opened.state.id(),
             state: opened.state,
             original: opened.data,
             pairs,
@@ -233,6 +227,7 @@ impl Session {
     }
 
     /// Removes `key` and returns its value as stored.
+    #[allow(clippy::must_use_candidate)] // removing is the point; the value is a bonus
     pub fn remove_value(&self, key: &str) -> Option<Value> {
         self.with(|d| d.remove(key))
     }
@@ -321,11 +316,13 @@ impl Session {
     }
 
     /// Returns and removes every pending flash, oldest first.
+    #[must_use]
     pub fn flashes(&self) -> Vec<Flash> {
         self.take_flashes(None)
     }
 
     /// Returns and removes the pending flashes of one category; the others stay.
+    #[must_use]
     pub fn flashes_of(&self, category: &str) -> Vec<Flash> {
         self.take_flashes(Some(category))
     }
@@ -411,7 +408,7 @@ impl Session {
 
 fn empty() -> Opened {
     Opened {
-        state: SessionState::new(),
+        state: SessionState::default(),
         data: vec![format::tag::DICT, 0],
         expired: None,
     }
@@ -463,13 +460,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
         if session.data().is_some() {
             return Ok(session); // extracted before in this request
         }
-        let opened = opener
+        let fresh = opener
             .open(&parts.headers)
             .await
             .map_err(SessionRejection::Store)?;
         let mut data = session.data();
         if data.is_none() {
-            *data = Some(Data::new(opened));
+            *data = Some(Data::new(fresh));
         }
         drop(data);
         Ok(session)

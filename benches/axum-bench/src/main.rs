@@ -298,12 +298,15 @@ fn median(values: &mut [f64]) -> f64 {
 struct Options {
     rounds: usize,
     batch: Duration,
+    /// `--profile VARIANT SCENARIO`: only loop that cell for a few seconds (for `perf record`).
+    profile: Option<(String, String)>,
 }
 
 fn options() -> Options {
     let mut options = Options {
         rounds: 7,
         batch: Duration::from_millis(150),
+        profile: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -317,8 +320,14 @@ fn options() -> Options {
                 let ms = args.next().and_then(|a| a.parse().ok()).unwrap_or(150);
                 options.batch = Duration::from_millis(ms);
             }
+            "--profile" => {
+                let variant = args.next().unwrap_or_default();
+                options.profile = Some((variant, args.next().unwrap_or_default()));
+            }
             other => {
-                eprintln!("unknown option {other}: --quick, --rounds N, --batch-ms MS");
+                eprintln!(
+                    "unknown option {other}: --quick, --rounds N, --batch-ms MS, --profile VARIANT SCENARIO"
+                );
                 std::process::exit(2);
             }
         }
@@ -367,6 +376,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut variants = variants(&redis.url()).await?;
     for v in &mut variants {
         seed_and_check(v).await;
+    }
+    if let Some((name, scenario)) = &options.profile {
+        let v = variants.iter().find(|v| &v.name == name).ok_or("no such variant")?;
+        let start = Instant::now();
+        let mut n = 0u32;
+        while start.elapsed() < Duration::from_secs(5) {
+            batch(v, scenario, 1000).await;
+            n += 1000;
+        }
+        println!("{name} {scenario}: {:.2} µs", start.elapsed().as_secs_f64() * 1e6 / f64::from(n));
+        return Ok(());
     }
     // Batch sizes: about `options.batch` per batch for each (variant, scenario).
     let mut sizes = vec![[0u32; 4]; variants.len()];

@@ -89,6 +89,7 @@
 #![deny(missing_docs)]
 
 use scsession_core::engine;
+mod data;
 mod lock;
 mod service;
 mod session;

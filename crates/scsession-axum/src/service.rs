@@ -13,9 +13,10 @@ use scsession_core::{KeyRing, Lifetime};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::data::Data;
 use crate::engine::{CookieSettings, Engine, Finished, Opened, SameSite, SessionState};
 use crate::lock::Locks;
-use crate::session::{Data, Slot};
+use crate::session::Slot;
 use crate::Error;
 
 /// Default `max_age`: 14 days, as the Python middleware.
@@ -187,15 +188,18 @@ impl<M: Mode> Opener for Shared<M> {
 impl<M: Mode> Shared<M> {
     /// Saves an opened session; the Set-Cookie value to send, if any.
     async fn finish(&self, data: &mut Data) -> Result<Option<String>, Error> {
-        let encoded = data.encoded()?;
-        // Saves of one loaded session take turns in this process (see `lock`).
-        let _turn = match (M::STORE, data.state.loaded_id()) {
-            (true, Some(id)) => Some(self.locks.turn(id).await),
+        let (state, encoded) = data.for_saving()?;
+        // Writes of one loaded session take turns in this process (see `lock`); a session
+        // that is only read (or only refreshed) needs no turn.
+        let _turn = match state.loaded_id() {
+            Some(id) if M::STORE && (state.changed(&encoded) || !state.is_loaded_as_is()) => {
+                Some(self.locks.turn(id).await)
+            }
             _ => None,
         };
         let finished = self
             .mode
-            .finish(&self.engine, &mut data.state, &encoded, now())
+            .finish(&self.engine, state, &encoded, now())
             .await?;
         Ok(finished.set_cookie)
     }
@@ -433,7 +437,9 @@ where
             let Some(mut data) = opened else {
                 return Ok(response);
             };
-            match shared.finish(&mut data).await {
+            // Boxed apart: only requests that used the session carry the saving future.
+            let saved = Box::pin(shared.finish(&mut data)).await;
+            match saved {
                 Ok(None) => {}
                 Ok(Some(cookie)) => match HeaderValue::try_from(cookie) {
                     Ok(value) => {

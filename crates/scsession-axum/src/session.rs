@@ -13,6 +13,7 @@ use scsession_core::SessionId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::data::Data;
 use crate::engine::{Opened, SessionState};
 use crate::service::Opener;
 use crate::value::{from_value, to_value, ValueError};
@@ -36,111 +37,6 @@ pub struct Flash {
 pub(crate) struct Slot {
     pub(crate) opener: Arc<dyn Opener>,
     pub(crate) data: Mutex<Option<Data>>,
-}
-
-/// An opened session.
-pub(crate) struct Data {
-    pub(crate) state: SessionState,
-    /// The encoded dict as it was opened (or last saved).
-    pub(crate) original: Vec<u8>,
-    /// The dict, in order.
-    pub(crate) pairs: Vec<(Value, Value)>,
-    /// Whether `pairs` may differ from `original`.
-    pub(crate) changed: bool,
-}
-
-impl Data {
-    fn new(opened: Opened) -> Self {
-        let pairs = match format::decode(&opened.data) {
-            Ok(Value::Dict(pairs)) => pairs,
-            _ => Vec::new(),
-        };
-        Self {
-            state: opened.state,
-            original: opened.data,
-            pairs,
-            changed: false,
-        }
-    }
-
-    /// The session's data as the engine wants it: the whole dict, encoded.
-    pub(crate) fn encoded(&self) -> Result<Vec<u8>, format::EncodeError> {
-        if !self.changed {
-            return Ok(self.original.clone());
-        }
-        let mut enc = format::Encoder::with_capacity(self.original.len() + 16);
-        enc.begin(format::Container::Dict, self.pairs.len())?;
-        for (key, value) in &self.pairs {
-            write(&mut enc, key)?;
-            write(&mut enc, value)?;
-        }
-        enc.end();
-        enc.try_finish()
-    }
-
-    fn position(&self, key: &str) -> Option<usize> {
-        self.pairs
-            .iter()
-            .position(|(k, _)| matches!(k, Value::Str(s) if s == key))
-    }
-
-    fn get(&self, key: &str) -> Option<&Value> {
-        self.position(key).map(|i| &self.pairs[i].1)
-    }
-
-    fn set(&mut self, key: &str, value: Value) {
-        self.changed = true;
-        match self.position(key) {
-            Some(i) => self.pairs[i].1 = value,
-            None => self.pairs.push((Value::Str(key.to_owned()), value)),
-        }
-    }
-
-    fn remove(&mut self, key: &str) -> Option<Value> {
-        let i = self.position(key)?;
-        self.changed = true;
-        Some(self.pairs.remove(i).1)
-    }
-}
-
-/// Writes one value with the encoder's public API (what `format::encode` does for a whole
-/// value), so that saving does not clone the dict into one `Value` first.
-fn write(enc: &mut format::Encoder, value: &Value) -> Result<(), format::EncodeError> {
-    use format::Container;
-    let seq = |enc: &mut format::Encoder, kind, items: &[Value]| {
-        enc.begin(kind, items.len())?;
-        for item in items {
-            write(enc, item)?;
-        }
-        enc.end();
-        Ok(())
-    };
-    match value {
-        Value::None => enc.none(),
-        Value::Bool(v) => enc.bool(*v),
-        Value::Int(v) => enc.int(*v),
-        Value::BigInt(v) => enc.big_int(v),
-        Value::Float(v) => enc.float(*v),
-        Value::Str(v) => enc.str(v),
-        Value::Bytes(v) => enc.bytes(v),
-        Value::List(items) => seq(enc, Container::List, items)?,
-        Value::Tuple(items) => seq(enc, Container::Tuple, items)?,
-        Value::Set(items) => seq(enc, Container::Set, items)?,
-        Value::FrozenSet(items) => seq(enc, Container::FrozenSet, items)?,
-        Value::Dict(pairs) => {
-            enc.begin(Container::Dict, pairs.len())?;
-            for (k, v) in pairs {
-                write(enc, k)?;
-                write(enc, v)?;
-            }
-            enc.end();
-        }
-        Value::DateTime(v) => enc.datetime(v),
-        Value::Date(v) => enc.date(v),
-        Value::Uuid(v) => enc.uuid(v),
-        Value::Decimal(v) => enc.decimal(v),
-    }
-    Ok(())
 }
 
 /// A request's session: extract it in a handler behind a [`SessionLayer`](crate::SessionLayer).
@@ -204,7 +100,7 @@ impl Session {
     /// The value under `key` as stored.
     #[must_use]
     pub fn get_value(&self, key: &str) -> Option<Value> {
-        self.with(|d| d.get(key).cloned())
+        self.with(|d| d.get(key))
     }
 
     /// Stores `value` under `key`, replacing any value there. An error if the value has no
@@ -235,28 +131,20 @@ impl Session {
     /// Whether a value is stored under `key`.
     #[must_use]
     pub fn contains_key(&self, key: &str) -> bool {
-        self.with(|d| d.position(key).is_some())
+        self.with(|d| d.contains(key))
     }
 
     /// The keys, in the order they were first stored (keys that are not strings, which only
     /// another program could store, are left out).
     #[must_use]
     pub fn keys(&self) -> Vec<String> {
-        self.with(|d| {
-            d.pairs
-                .iter()
-                .filter_map(|(k, _)| match k {
-                    Value::Str(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .collect()
-        })
+        self.with(|d| d.keys())
     }
 
     /// How many values the session holds.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.with(|d| d.pairs.len())
+        self.with(|d| d.len())
     }
 
     /// Whether the session holds nothing. An empty session is not stored, and a cookie for
@@ -269,10 +157,7 @@ impl Session {
     /// Removes every value (the session, now empty, ends when the response is sent; unlike
     /// [`invalidate`](Session::invalidate), the id is kept if something is stored again).
     pub fn clear(&self) {
-        self.with(|d| {
-            d.changed = true;
-            d.pairs.clear();
-        });
+        self.with(Data::clear);
     }
 
     /// The session id: `None` for a new session until it is first saved.
@@ -294,8 +179,7 @@ impl Session {
     /// cookie removed. Anything stored after this call starts a new session under a new id.
     pub fn invalidate(&self) {
         self.with(|d| {
-            d.pairs.clear();
-            d.changed = true;
+            d.clear();
             d.state.invalidate();
         });
     }

@@ -79,8 +79,11 @@ test: build ## Rust tests, clippy, then pytest (PYTEST_ARGS=... passes options o
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
-bench: build ## compare with other session middlewares, bound writes, writes under contention (BENCH_ARGS=--quick: smoke run)
+bench: build ## compare with other session middlewares (Python; axum vs tower-sessions), bound writes, contention (BENCH_ARGS=--quick: smoke run)
 	$(VENV_PY) benches/bench_middleware.py $(BENCH_ARGS)
+	@# The axum layer against tower-sessions 0.15, in process (benches/axum-bench; starts its own
+	@# redis-server, which the Python bench above installs when missing).
+	cargo run --release --quiet -p scsession-axum-bench -- $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 	$(VENV_PY) benches/bench_bound.py $(if $(findstring --quick,$(BENCH_ARGS)),--rounds 1 --writes 20)
 	$(VENV_PY) benches/bench_contention.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 	@# The issue's load (16 connections) did not make the old code fail here; 256 did (2 processes).

@@ -9,6 +9,7 @@ tests/servers.py) for the Redis variants, and, in HTTP mode, uvicorn processes l
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,21 @@ def test_contention_bench_runs_without_failed_or_lost_writes(
     out = capsys.readouterr().out
     assert "| one process | this |" in out and "| two processes | this |" in out
     assert "No failed request, no lost write." in out
+
+
+def test_axum_bench_runs_and_every_variant_behaves() -> None:
+    """benches/axum-bench, one tiny round in a debug build (its own redis-server included):
+    every variant's behaviour checks pass and the table lists them all."""
+    done = subprocess.run(
+        ["cargo", "run", "--quiet", "-p", "scsession-axum-bench", "--"]
+        + ["--quick", "--rounds", "1", "--batch-ms", "2"],
+        cwd=BENCH.parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    for variant in ("scsession-cookie", "scsession-redis", "tower-sessions-redis", "memory ratio"):
+        assert variant in done.stdout
+    assert "| untouched |" in done.stdout

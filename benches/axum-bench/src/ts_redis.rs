@@ -1,6 +1,6 @@
 //! tower-sessions-redis-store 0.16.0 (MIT, Max Countryman), unchanged but for its
 //! tower-sessions-core version: 0.16.0 is built on tower-sessions-core 0.14, and no release
-//! targets 0.15. Same client (fred), same encoding (MessagePack), same commands (`SET NX`/`XX`
+//! targets 0.15. Same client (fred), same encoding (`MessagePack`), same commands (`SET NX`/`XX`
 //! with `EXAT`, `GET`, `DEL`), keys are the bare session id.
 
 use std::fmt::Debug;

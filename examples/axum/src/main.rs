@@ -1,5 +1,5 @@
 //! scsession sessions in an axum app, shared with the Python middleware (same secret, same
-//! cookie, same store). `cargo run -p scsession-axum-example`, then open http://127.0.0.1:3000/.
+//! cookie, same store). `cargo run -p scsession-axum-example`, then open <http://127.0.0.1:3000/>.
 //!
 //! Environment: `SESSION_SECRET` (32+ bytes; a random one if unset), `SCSESSION_STORE`
 //! (`cookie`, default; `memory`, `redis`, `postgres`), `SCSESSION_STORE_URL` (for redis and
@@ -16,7 +16,9 @@ use serde_json::{Map, Value};
 
 async fn home(session: Session) -> String {
     let visits: u64 = session.get("visits").ok().flatten().unwrap_or(0) + 1;
-    session.insert("visits", &visits).expect("a number fits in a session");
+    session
+        .insert("visits", &visits)
+        .expect("a number fits in a session");
     let user = session.get::<String>("user").ok().flatten();
     let flashes: Vec<String> = session.flashes().into_iter().map(|f| f.message).collect();
     format!("visit {visits}, user {user:?}, messages {flashes:?}\n")
@@ -25,11 +27,17 @@ async fn home(session: Session) -> String {
 /// The whole session as JSON.
 async fn show(session: Session) -> Json<Map<String, Value>> {
     let keys = session.keys();
-    Json(keys.into_iter().filter_map(|k| Some((k.clone(), session.get(&k).ok()??))).collect())
+    Json(
+        keys.into_iter()
+            .filter_map(|k| Some((k.clone(), session.get(&k).ok()??)))
+            .collect(),
+    )
 }
 
 async fn set(session: Session, Path(key): Path<String>, Json(value): Json<Value>) {
-    session.insert(&key, &value).expect("JSON values fit in a session");
+    session
+        .insert(&key, &value)
+        .expect("JSON values fit in a session");
 }
 
 #[derive(serde::Deserialize)]
@@ -43,14 +51,22 @@ async fn flash(session: Session, Query(m): Query<Message>) {
 }
 
 async fn flashes(session: Session) -> Json<Vec<(String, String)>> {
-    Json(session.flashes().into_iter().map(|f| (f.category, f.message)).collect())
+    Json(
+        session
+            .flashes()
+            .into_iter()
+            .map(|f| (f.category, f.message))
+            .collect(),
+    )
 }
 
 /// Sign-in: a new id (session fixation), then the user, in the per-user index with a store.
 async fn login(session: Session, Path(user): Path<String>) {
     session.regenerate();
     let _ = session.bind_user(&user, Some("scsession-axum-example")); // cookie mode: no index
-    session.insert("user", &user).expect("a string fits in a session");
+    session
+        .insert("user", &user)
+        .expect("a string fits in a session");
 }
 
 async fn logout(session: Session) {
@@ -80,7 +96,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = std::env::var("SCSESSION_STORE").unwrap_or_else(|_| "cookie".into());
     let router = match store.as_str() {
         "cookie" => app(builder.build()?),
-        "memory" => app(builder.indexed_store(Arc::new(MemoryStore::new())).build()?),
+        "memory" => app(builder
+            .indexed_store(Arc::new(MemoryStore::new()))
+            .build()?),
         "redis" => {
             let redis = RedisStore::new(&url, false, "scsession:", Timeouts::default(), None)?;
             app(builder.indexed_store(Arc::new(redis)).build()?)
@@ -89,11 +107,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let sql = SqlStore::new(&url, DEFAULT_SQL_TABLE, Timeouts::default())?;
             app(builder.indexed_store(Arc::new(sql)).build()?)
         }
-        other => return Err(format!("SCSESSION_STORE={other}: cookie, memory, redis or postgres").into()),
+        other => {
+            return Err(
+                format!("SCSESSION_STORE={other}: cookie, memory, redis or postgres").into(),
+            )
+        }
     };
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!("scsession axum example ({store} sessions) on http://{}/", listener.local_addr()?);
+    println!(
+        "scsession axum example ({store} sessions) on http://{}/",
+        listener.local_addr()?
+    );
     axum::serve(listener, router).await?;
     Ok(())
 }

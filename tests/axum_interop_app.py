@@ -5,7 +5,7 @@ SESSION_SECRET, SCSESSION_STORE (cookie, redis, postgres) and SCSESSION_STORE_UR
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Body, FastAPI
 
@@ -34,7 +34,7 @@ def show(session: SessionDep) -> dict[str, Any]:
 
 
 @app.post("/session/{key}")
-def set_value(key: str, session: SessionDep, value: Any = Body()) -> None:
+def set_value(key: str, session: SessionDep, value: Annotated[Any, Body()]) -> None:
     session[key] = value
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,8 @@ def axum_example() -> Path:
         pytest.fail(f"cargo build of examples/axum failed:\n{done.stderr[-4000:]}", pytrace=False)
     for line in done.stdout.splitlines():
         message = json.loads(line)
-        if message.get("reason") == "compiler-artifact" and message.get("executable"):
-            if message["target"]["name"] == "scsession-axum-example":
-                return Path(message["executable"])
+        if message.get("executable") and message["target"]["name"] == "scsession-axum-example":
+            return Path(message["executable"])
     pytest.fail("cargo build did not name the example's executable", pytrace=False)
 
 
@@ -68,8 +67,9 @@ class Server:
         while not port_is_open(port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                output = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
-                pytest.fail(f"{name} did not start:\n{output[-4000:]}", pytrace=False)
+                output = self.proc.stdout.read() if self.proc.stdout else b""
+                text = output.decode(errors="replace")[-4000:]
+                pytest.fail(f"{name} did not start:\n{text}", pytrace=False)
             time.sleep(0.05)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+CARGO_RUN_AXUM_BENCH = ["cargo", "run", "--quiet", "-p", "scsession-axum-bench", "--"]
 BENCH = Path(__file__).resolve().parent.parent / "benches" / "bench_middleware.py"
 
 
@@ -85,8 +86,7 @@ def test_axum_bench_runs_and_every_variant_behaves() -> None:
     """benches/axum-bench, one tiny round in a debug build (its own redis-server included):
     every variant's behaviour checks pass and the table lists them all."""
     done = subprocess.run(
-        ["cargo", "run", "--quiet", "-p", "scsession-axum-bench", "--"]
-        + ["--quick", "--rounds", "1", "--batch-ms", "2"],
+        [*CARGO_RUN_AXUM_BENCH, "--quick", "--rounds", "1", "--batch-ms", "2"],
         cwd=BENCH.parent.parent,
         capture_output=True,
         text=True,

@@ -132,3 +132,8 @@ pub enum Error {
     #[error("the Set-Cookie value is not a valid header value")]
     Header,
 }
+
+/// The README's example compiles (`cargo test --doc`).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

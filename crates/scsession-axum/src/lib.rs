@@ -135,5 +135,5 @@ pub enum Error {
 
 /// The README's example compiles (`cargo test --doc`).
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "memory-store"))]
 pub struct ReadmeDoctests;

@@ -44,14 +44,9 @@ impl Finishing {
         data: &[u8],
         now: u64,
         indexed: bool,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Option<Self>, StoreError> {
         let Some(write) = state.plan(engine, data, now) else {
-            return Ok(Self {
-                saving: None,
-                after: VecDeque::new(),
-                done: Some(Finished::unchanged()),
-                loaded: None,
-            });
+            return Ok(None);
         };
         let keys = |user: &str| UserKeys::new(engine.sealer().keys(), user);
         let mut after: VecDeque<Op> = write.dead.iter().map(|&id| Op::Delete { id }).collect();
@@ -99,12 +94,12 @@ impl Finishing {
             })
         });
         let value = (!write.emptied).then(|| engine.sealer().sign_id(&write.id));
-        Ok(Self {
+        Ok(Some(Self {
             saving,
             after,
             done: Some(write.finished(value.as_deref(), engine)),
             loaded: loaded_id.filter(|_| swapped),
-        })
+        }))
     }
 
     /// The session id whose saves must not overlap within one process (the loaded id of a
@@ -113,6 +108,25 @@ impl Finishing {
     #[must_use]
     pub fn lock_id(&self) -> Option<SessionId> {
         self.loaded
+    }
+
+    /// Runs the save to its end against `store` (its per-user index is left alone).
+    pub async fn run<S: SessionStore + ?Sized>(
+        self,
+        engine: &Engine,
+        store: &S,
+    ) -> Result<Finished, StoreError> {
+        drive(engine, &Plain(store), self).await
+    }
+
+    /// Runs the save to its end against `store`, keeping its per-user index (made with
+    /// `indexed`).
+    pub async fn run_indexed<S: UserIndex + ?Sized>(
+        self,
+        engine: &Engine,
+        store: &S,
+    ) -> Result<Finished, StoreError> {
+        drive(engine, &Indexed(store), self).await
     }
 
     /// The next step, given how the last operation went (`None` for the first call).

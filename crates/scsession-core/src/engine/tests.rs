@@ -281,7 +281,7 @@ fn a_python_store_runs_the_same_machine_step_by_step() {
     let mut state = engine.new_session(None).state;
     let mut finishing = engine
         .finishing(&mut state, &dict(&[("a", Value::Int(1))]), NOW, false)
-        .unwrap();
+        .unwrap().unwrap();
     assert_eq!(finishing.lock_id(), None);
     let mut reply = None;
     let mut ops = 0;

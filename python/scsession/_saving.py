@@ -4,9 +4,9 @@
   parallel requests of one page do not race each other's compare-and-swap: each save waits for
   the one before it, then merges onto what it wrote in a single retry. Only other processes
   still compete, and the core backs off with jitter between their attempts.
-- :func:`save_with_replace` runs the core's save algorithm (``_core.Saving``: compare-and-swap,
-  merge on conflict, a regeneration that never undoes a sign-out) against a store written in
-  Python that offers ``replace``.
+- :class:`Saver` runs the engine's save (``_core.Finishing``: compare-and-swap, merge on
+  conflict, a regeneration that never undoes a sign-out, the per-user index) against the
+  app's store.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from scsession import _core
 
-__all__ = ["PerIdLock", "save_with_replace"]
+__all__ = ["PerIdLock", "Saver"]
 
 
 class PerIdLock:
@@ -69,25 +69,81 @@ class PerIdLock:
         return len(self._held)
 
 
-async def save_with_replace(store: Any, saving: _core.Saving) -> bool:
-    """Performs each store operation `saving` asks for on `store` (a Python store with
-    ``replace``); True when the session is saved, False when it ended meanwhile."""
-    reply: Any = None
-    while True:
-        op = saving.next(reply)
-        kind = op.kind
-        if kind == "saved":
-            return True
-        if kind == "gone":
-            return False
-        reply = None
-        if kind == "replace":
-            reply = await store.replace(op.id, op.expected, op.blob, op.ttl)
-        elif kind == "load":
-            reply = await store.load(op.id)
-        elif kind == "save":
-            await store.save(op.id, op.blob, op.ttl)
-        elif kind == "delete":
-            await store.delete(op.id)
-        else:  # "pause": another writer came first
-            await asyncio.sleep(op.delay)
+class Saver:
+    """Store mode: runs the engine's save of a session against the app's store, one save per
+    session id at a time in this process.
+
+    A built-in store runs the whole save in Rust (``Finishing.run``). A store written in Python
+    is driven here, one operation at a time, through its public contract: ``load``, ``save``,
+    ``replace``, ``delete``. A store without ``replace`` gets it emulated from ``load`` and
+    ``update`` (or ``save``): the same algorithm, but the check and the write are two steps, so
+    a sign-out that lands between them can be undone (the README says so).
+    """
+
+    __slots__ = ("_engine", "_locks", "_native", "_replace", "_store", "_update")
+
+    def __init__(self, engine: _core.Engine, store: Any) -> None:
+        self._engine = engine
+        self._store = store
+        self._native = isinstance(store, _core.Store)
+        self._replace = getattr(store, "replace", None)
+        self._update = getattr(store, "update", None)
+        self._locks = PerIdLock()
+
+    @property
+    def indexed(self) -> bool:
+        """Whether the store keeps a per-user index (every built-in store does)."""
+        return self._native
+
+    async def finish(self, state: _core.SessionState, data: dict[str, Any], now: int) -> Any:
+        """Saves the session (its state and its data now); the ``Finished`` save, or None when
+        nothing was to be written or sent."""
+        finishing = self._engine.finishing(state, data, now, self._native)
+        if finishing is None:
+            return None
+        lock = finishing.lock_id
+        if lock is None:
+            return await self._run(finishing)
+        waiter = self._locks.enter(lock)
+        if waiter is not None:
+            await self._locks.wait(lock, waiter)
+        try:
+            return await self._run(finishing)
+        finally:
+            self._locks.leave(lock)
+
+    async def _run(self, finishing: _core.Finishing) -> Any:
+        if self._native:
+            return await finishing.run(self._store)
+        store = self._store
+        reply: Any = None
+        while True:
+            op = finishing.next(reply)
+            if isinstance(op, _core.Finished):
+                return op
+            kind, reply = op.kind, None
+            if kind == "replace":
+                reply = await self._swap(op.id, op.expected, op.blob, op.ttl)
+            elif kind == "load":
+                reply = await store.load(op.id)
+            elif kind == "save":
+                await store.save(op.id, op.blob, op.ttl)
+            elif kind == "delete":
+                await store.delete(op.id)
+            elif kind == "pause":  # another writer came first
+                await asyncio.sleep(op.delay)
+            else:
+                raise RuntimeError(f"a store written in Python was asked for {kind!r}")
+
+    async def _swap(self, session_id: str, expected: bytes, data: bytes, ttl: int) -> str:
+        if self._replace is not None:
+            return await self._replace(session_id, expected, data, ttl)  # type: ignore[no-any-return]
+        current = await self._store.load(session_id)
+        if current is None:
+            return "missing"
+        if current != expected:
+            return "stale"
+        if self._update is not None:
+            return "done" if await self._update(session_id, data, ttl) else "missing"
+        await self._store.save(session_id, data, ttl)
+        return "done"

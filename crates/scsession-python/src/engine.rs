@@ -60,6 +60,12 @@ impl Engine {
         })
     }
 
+    /// The cookie's name.
+    #[getter]
+    fn cookie_name(&self) -> &str {
+        &self.core.cookie().name
+    }
+
     /// The `Set-Cookie` value that deletes the session cookie.
     #[getter]
     fn delete_cookie<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

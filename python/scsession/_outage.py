@@ -60,16 +60,16 @@ class Outage:
         "_error",
         "_last_try",
         "_pending",
-        "_policy",
         "_slow",
         "_store",
         "affected",
+        "policy",
         "since",
     )
 
     def __init__(self, store: Any, policy: OutagePolicy) -> None:
         self._store = store
-        self._policy = policy
+        self.policy = policy
         self.since: float | None = None  # time.monotonic() of the first failure, while down
         self.affected = 0
         self._error: BaseException | None = None  # what the outage began with
@@ -106,7 +106,7 @@ class Outage:
         self._error = error
         what = (
             "requests that use the session are answered 503 with Retry-After"
-            if self._policy == "fail"
+            if self.policy == "fail"
             else "requests run with an empty session that is not saved"
         )
         logger.error(
@@ -116,7 +116,7 @@ class Outage:
             type(error).__name__,
             error,
             what,
-            self._policy,
+            self.policy,
         )
 
     def answered(self) -> list[str]:
@@ -190,7 +190,7 @@ async def serve_offline(
     """Runs a request whose session could not be read because the store did not answer
     (counted and logged by the caller)."""
     scope["session"] = session
-    if middleware._outage._policy == "fail":
+    if middleware._outage.policy == "fail":
         # Handlers that never touch the session run as usual; one that does gets a 503.
         session._loader, session._source = _Unreadable(session, error), None
         started = False

@@ -6,6 +6,7 @@ are lost, and a warning says so."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -65,10 +66,8 @@ async def serve_socket(
         await middleware.app(scope, receive, send_wrapper)
     finally:
         for task in opened.tasks if opened is not None else ():
-            try:
+            with contextlib.suppress(*OUTAGE_ERRORS):  # counted and logged; expires later
                 await task
-            except OUTAGE_ERRORS as error:  # the record expires by itself later
-                middleware._outage.failed(error)
     if opened is not None and session._loader is None:
         await _save_after_accept(middleware, session)
 
@@ -89,10 +88,8 @@ async def _save_after_accept(middleware: SCsessionMiddleware, session: Session) 
         if dict.__len__(session):
             _lost("a new or regenerated session's cookie cannot reach it now")
         return
-    try:
+    with contextlib.suppress(*OUTAGE_ERRORS):  # counted and logged by the saver
         await saver.finish(session._state, session, now)
-    except OUTAGE_ERRORS as error:
-        middleware._outage.failed(error)
 
 
 def _lost(why: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Iterable, MutableMapping, Sequence
-from time import monotonic as _monotonic
 from typing import Any, Literal
 
 from scsession import _clock, _core
@@ -107,12 +106,12 @@ class SCsessionMiddleware:
         self.app = app
         self.store = store
         self.max_age = max_age
-        self._saver = None if store is None else Saver(self._engine, store)
-        if self._saver is not None and self._saver.indexed:
-            # The per-user index is keyed by the secret, so it does not reveal user ids.
-            store.use_secret_key(secret_key)  # type: ignore[union-attr]
-        self._host = host_for(store, self._saver is not None and self._saver.indexed)
         self._outage = Outage(store, on_store_error)
+        self._saver = None if store is None else Saver(self._engine, store, self._outage)
+        if self._saver is not None and self._saver.indexed is not None:
+            # The per-user index is keyed by the secret, so it does not reveal user ids.
+            self._saver.indexed.use_secret_key(secret_key)
+        self._host = host_for(store, self._saver is not None and self._saver.indexed is not None)
         self._on_event = on_event
         self._cookie_loader = self._open_cookie  # a bound method made once, not per request
 
@@ -134,7 +133,7 @@ class SCsessionMiddleware:
             # Store I/O is awaited here, as a sync dict cannot await it; the session still only
             # counts as used (and is only saved or refreshed) once the handler touches it.
             try:
-                opened = await self._load(scope.get("headers", ()))
+                opened = await self._saver.load(scope.get("headers", ()))  # type: ignore[union-attr]
             except OUTAGE_ERRORS as error:
                 await serve_offline(self, scope, receive, send, session, error)
                 return
@@ -150,7 +149,7 @@ class SCsessionMiddleware:
                 if session._loader is None and message["type"] in _HEADER_MESSAGES:
                     # Cookie sessions save without I/O, so this stays synchronous.
                     finished = self._engine.finish_cookie(session._state, session, _clock.now())
-                    if finished is not None:
+                    if finished is not None and finished.set_cookie is not None:
                         message = _with_set_cookie(message, finished.set_cookie)
                 return send(message)  # type: ignore[no-any-return]
 
@@ -159,49 +158,6 @@ class SCsessionMiddleware:
             await self._exchange(scope, receive, send, session)
         if expired is not None and self._on_event is not None:
             await emit(self._on_event, [SessionEvent("expired", expired, scope)])
-
-    async def _load(self, headers: Headers) -> Any:
-        """Store mode: the session the request's cookie points at (an ``Opened``). While the
-        store is down, only one request a second waits for it; the others fail at once."""
-        assert self._saver is not None and self.store is not None  # store mode
-        down = self._outage.skip() if self._outage.since is not None else None
-        if down is not None:
-            self._outage.failed(down)
-            raise down
-        tried, now = _monotonic(), _clock.now()
-        try:
-            if self._saver.indexed:  # a built-in store: the whole load runs in Rust
-                opened = await self._engine.load(self.store, headers, now)
-            else:
-                opened = await self._load_python(headers, now)
-        except OUTAGE_ERRORS as error:
-            self._outage.failed(error, tried)
-            raise
-        if self._outage.since is not None and self._engine.session_ids(headers):
-            await self._store_is_back()
-        return opened
-
-    async def _load_python(self, headers: Headers, now: int) -> Any:
-        """A store written in Python: its record under the first id whose record opens."""
-        assert self.store is not None  # store mode
-        expired = None
-        for session_id in self._engine.session_ids(headers):
-            blob = await self.store.load(session_id)
-            opened = None if blob is None else self._engine.open_record(session_id, blob, now)
-            if opened is not None and opened.expired is None:
-                return opened
-            expired = expired or opened
-        return expired or self._engine.new_session()
-
-    async def _store_is_back(self) -> None:
-        """The store answered after an outage: logged, and the records of sessions signed out
-        meanwhile (``"anonymous"``) are deleted now."""
-        assert self.store is not None  # outages are a store's
-        for session_id in self._outage.answered():
-            try:
-                await self.store.delete(session_id)
-            except OUTAGE_ERRORS:
-                self._outage.delete_later(session_id)  # down again: at the next recovery
 
     def _open_cookie(self, headers: Headers) -> Any:
         """The lazy loader of a cookie session; runs at the session's first use."""
@@ -254,23 +210,15 @@ class SCsessionMiddleware:
         if self._saver is None:
             finished = self._engine.finish_cookie(session._state, session, now)
         else:
-            tried = None
             try:
-                down = self._outage.skip() if self._outage.since is not None else None
-                if down is not None:
-                    raise down
-                tried = _monotonic()
                 finished = await self._saver.finish(session._state, session, now)
-            except OUTAGE_ERRORS as error:
-                self._outage.failed(error, tried)
-                if self._outage._policy == "fail":
+            except OUTAGE_ERRORS:  # counted and logged by the saver
+                if self._outage.policy == "fail":
                     replaced()
                     await unavailable_response(scope, send)
                 else:
                     await send(message)
                 return
-            if self._outage.since is not None:
-                await self._store_is_back()
         if finished is not None and finished.set_cookie is not None:
             message = _with_set_cookie(message, finished.set_cookie)
         await send(message)

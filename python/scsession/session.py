@@ -10,11 +10,11 @@ does) asks, and thereby loads it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from scsession import _core
 
-__all__ = ["Flash", "Host", "Session"]
+__all__ = ["Flash", "Host", "Opening", "Session"]
 
 #: Where pending flashes live in the session data.
 FLASHES_KEY = "_flashes"
@@ -26,6 +26,17 @@ MAX_USER_AGENT = 512
 UNLOADED = "__scsession_not_loaded__"
 
 _MISSING: Any = object()
+
+
+class Opening(Protocol):
+    """What a session opens as (``_core.Opened``, or an unreadable session's stand-in)."""
+
+    @property
+    def state(self) -> _core.SessionState: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def expired(self) -> str | None: ...
 
 
 class Flash(NamedTuple):
@@ -73,7 +84,7 @@ class Session(dict[str, Any]):
     _state: _core.SessionState
     #: Opens the session at its first use: called with ``_source``, returns an ``Opened``.
     #: None once opened.
-    _loader: Callable[[Any], _core.Opened] | None
+    _loader: Callable[[Any], Opening] | None
     #: Before opening, what ``_loader`` opens; after, the id of an expired session the request
     #: carried (for an ``expired`` event), or None.
     _source: Any

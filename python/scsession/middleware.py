@@ -162,13 +162,13 @@ class SCsessionMiddleware:
     def _open_cookie(self, headers: Headers) -> Any:
         """The lazy loader of a cookie session; runs at the session's first use."""
         opened = self._engine.open_cookie(headers, _clock.now())
-        if opened.state.id is None and logger.isEnabledFor(logging.DEBUG):
-            name = self._engine.cookie_name.encode("latin-1") + b"="
-            if any(key == b"cookie" and name in value for key, value in headers):
-                logger.debug(
-                    "scsession: the session cookie did not open (tampered, expired, "
-                    "another key or not ours); starting a fresh session"
-                )
+        marker = self._engine.cookie_name.encode("latin-1") + b"="
+        if (
+            opened.state.id is None
+            and logger.isEnabledFor(logging.DEBUG)
+            and any(key == b"cookie" and marker in value for key, value in headers)
+        ):
+            logger.debug("scsession: the session cookie did not open; a fresh session")
         return opened
 
     async def _exchange(self, scope: Scope, receive: Any, send: Any, session: Session) -> None:
@@ -181,7 +181,7 @@ class SCsessionMiddleware:
         def send_wrapper(message: Message) -> Awaitable[None]:
             nonlocal started
             if started is None:  # a 503 went out instead of the app's response: drop the rest
-                return _sent()
+                return _dropped()
             started = True
             if session._loader is None and message["type"] in _HEADER_MESSAGES:
                 return self._send_saved(message, session, scope, send, replaced)
@@ -231,17 +231,8 @@ class SCsessionMiddleware:
             await emit(self._on_event, [SessionEvent.of(event, scope) for event in events])
 
 
-def _sent() -> Awaitable[None]:
-    """An awaitable that does nothing (a message that is not sent)."""
-    return _DONE
-
-
-class _Done:
-    def __await__(self) -> Any:
-        return iter(())
-
-
-_DONE = _Done()
+async def _dropped() -> None:
+    """What sending a message that is not sent awaits (after a 503 replaced the response)."""
 
 
 def _with_set_cookie(message: Message, header: bytes) -> Message:

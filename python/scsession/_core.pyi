@@ -4,6 +4,8 @@ import os
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, final
 
+from typing_extensions import disjoint_base
+
 __all__ = [
     "Completions",
     "Engine",
@@ -252,6 +254,7 @@ class UserSession:
     def is_session(self, session_id: str | None) -> bool:
         """Whether this is the session ``session_id`` (e.g. ``request.session.id``)."""
 
+@disjoint_base
 class Store:
     """What every built-in store has: the store contract and the per-user index."""
 

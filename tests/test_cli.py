@@ -40,6 +40,7 @@ from .support import (
     NASTY_PASSWORD_ENCODED,
     assert_no_password,
     make_app,
+    run_store_call,
     starlette_itsdangerous_cookie,
 )
 
@@ -192,7 +193,7 @@ def test_purge_deletes_only_expired_rows(tmp_path: Path) -> None:
         0,
         "deleted 1 expired session from app_sessions\n",
     ), result.stderr
-    assert asyncio.run(store.count()) == 1
+    assert run_store_call(store.count()) == 1
 
 
 def test_purge_on_postgres(postgres_server: PostgresServer) -> None:

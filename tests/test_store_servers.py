@@ -59,6 +59,7 @@ def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Cal
             return ReplaceStore()
         if kind == "sqlite":
             return SQLStore(f"sqlite:///{tmp_path}/sessions.db", table=f"t_{unique}", **options)
+        assert server is not None, f"{kind} runs on a server"
         if kind in ("redis", "cluster"):
             return RedisStore(server.url, cluster=kind == "cluster", prefix=f"{unique}:", **options)
         if kind == "memcached":

@@ -21,16 +21,27 @@ from scsession import MemoryStore, RedisStore
 from scsession.testing import Browser
 
 from .servers import RedisServer
-from .support import HTTPS, KEY, KEY_A, KEY_B, Clock, DictStore, make_app
+from .support import (
+    HTTPS,
+    KEY,
+    KEY_A,
+    KEY_B,
+    Clock,
+    DictStore,
+    make_app,
+    run_store_call,
+    session_of,
+)
 
 
 async def bind(request: Request) -> Response:
     body = await request.json()
+    session = session_of(request)
     try:
-        request.session.bind_user(body["user"], user_agent=request.headers.get("user-agent"))
+        session.bind_user(body["user"], user_agent=request.headers.get("user-agent"))
     except (TypeError, ValueError, RuntimeError) as error:
         return JSONResponse({"error": type(error).__name__, "message": str(error)})
-    return JSONResponse({"bound": request.session.bound_user, "session": dict(request.session)})
+    return JSONResponse({"bound": session.bound_user, "session": dict(session)})
 
 
 ROUTES = [Route("/bind", bind, methods=["POST"])]
@@ -94,10 +105,10 @@ def test_the_index_does_not_reveal_user_ids_and_is_keyed_by_the_secret(
     for guess in range(1000):  # what an attacker with the dump would try
         plain = base64.urlsafe_b64encode(hashlib.sha256(str(guess).encode()).digest())
         assert plain.rstrip(b"=").decode() not in keys[0]
-    assert len(asyncio.run(store.sessions_for_user(42))) == 1
+    assert len(run_store_call(store.sessions_for_user(42))) == 1
     other = RedisStore(redis_server.url, prefix=prefix)
     other.use_secret_key(KEY_B)  # another app's secret: it does not find this user
-    assert asyncio.run(other.sessions_for_user(42)) == []
+    assert run_store_call(other.sessions_for_user(42)) == []
 
 
 def test_a_session_bound_before_the_secret_was_rotated_is_still_listed_and_ended() -> None:

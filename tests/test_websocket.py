@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -13,7 +12,14 @@ from starlette.websockets import WebSocket
 
 from scsession import MemoryStore
 
-from .support import HTTPS, cookie_header, make_app, parse_set_cookie, session_of
+from .support import (
+    HTTPS,
+    cookie_header,
+    make_app,
+    parse_set_cookie,
+    run_store_call,
+    session_of,
+)
 
 MakeClient = Callable[..., TestClient]
 
@@ -109,9 +115,9 @@ def test_with_a_store_invalidate_after_accept_ends_the_session_at_once() -> None
         websocket.send_json({})
         assert websocket.receive_json() == {"signed_out": True}
         # The socket is still open, and the record is already gone for every other request.
-        assert asyncio.run(store.load(session_id)) is None
+        assert run_store_call(store.load(session_id)) is None
         websocket.send_json({})
-    assert asyncio.run(store.load(session_id)) is None
+    assert run_store_call(store.load(session_id)) is None
 
 
 def test_in_cookie_mode_a_change_after_accept_is_lost_with_a_warning(

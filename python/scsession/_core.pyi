@@ -10,8 +10,10 @@ __all__ = [
     "Completions",
     "Engine",
     "Event",
+    "Expiry",
     "Finished",
     "Finishing",
+    "Inspected",
     "MemcachedStore",
     "MemoryStore",
     "Opened",
@@ -21,6 +23,7 @@ __all__ = [
     "SaveOp",
     "Sealer",
     "SessionState",
+    "SqlStats",
     "Store",
     "UserSession",
     "check_value",
@@ -67,31 +70,54 @@ class Sealer:
     def seal_record(self, id: str, created: int, now: int, data: bytes) -> bytes:
         """The encrypted record a store keeps for a session."""
 
-    def open_record(
-        self, id: str, blob: bytes, now: int
-    ) -> tuple[int, int, bytes, dict[str, Any]] | None:
-        """``(created, last_seen, data_bytes, data)`` of a valid, unexpired record of ``id``."""
+    def open_record(self, id: str, blob: bytes, now: int) -> dict[str, Any] | None:
+        """The data of a valid, unexpired record of ``id``."""
 
-    def inspect_cookie(
-        self, value: str
-    ) -> tuple[str, str, str | None, int | None, int | None, bytes | None]:
-        """Command-line diagnostics, never for requests: ``(kind, id, key_id, created,
-        last_seen, data_bytes)`` with kind ``"sealed"``, or ``"signed id"`` and four ``None``;
-        ``ValueError`` saying exactly why the value does not open. Timestamps are not checked."""
+    def inspect_cookie(self, value: str) -> Inspected:
+        """Command-line diagnostics, never for requests: what a cookie value holds;
+        ``ValueError`` saying exactly why it does not open. Timestamps are not checked."""
 
-    def inspect_record(self, id: str, blob: bytes) -> tuple[str, int, int, bytes]:
-        """Command-line diagnostics: ``(key_id, created, last_seen, data_bytes)`` of a stored
-        record; ``ValueError`` saying exactly why it does not open."""
+    def inspect_record(self, id: str, blob: bytes) -> Inspected:
+        """Command-line diagnostics: what a stored record holds; ``ValueError`` saying exactly
+        why it does not open."""
 
     def expires_at(self, created: int, last_seen: int) -> int | None:
         """When the session expires if nothing else happens (unix seconds); ``None`` without
         limits."""
 
-    def why_expired(
-        self, created: int, last_seen: int, now: int
-    ) -> tuple[str, int | None, int] | None:
-        """Why the session has expired at ``now``: ``("max_age" | "idle_timeout", seconds,
-        at)`` or ``("future", None, timestamp)``; ``None`` while it lives."""
+    def why_expired(self, created: int, last_seen: int, now: int) -> Expiry | None:
+        """Why the session has expired at ``now``; ``None`` while it lives."""
+
+@final
+class Inspected:
+    """What a cookie value or a stored record holds (command line): ``kind`` is "sealed" (a
+    cookie session), "signed id" (a server-side session's cookie: only ``id`` is set) or
+    "record"."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def key_id(self) -> str | None: ...
+    @property
+    def created(self) -> int | None: ...
+    @property
+    def last_seen(self) -> int | None: ...
+    @property
+    def data(self) -> bytes | None: ...
+
+@final
+class Expiry:
+    """Why a session expired: ``reason`` is "max_age" or "idle_timeout" (``limit`` seconds,
+    run out ``at``), or "future" (its timestamp ``at`` lies in the future)."""
+
+    @property
+    def reason(self) -> str: ...
+    @property
+    def limit(self) -> int | None: ...
+    @property
+    def at(self) -> int: ...
 
 @final
 class Engine:
@@ -339,9 +365,20 @@ class SQLStore(Store):
     def purge_expired(self) -> Awaitable[int]:
         """Deletes expired sessions; resolves to how many."""
 
-    def stats(self) -> Awaitable[tuple[int, int, int]]:
-        """Resolves to ``(live, expired, table_bytes)``: rows of live and of expired sessions,
-        and the bytes the table and its indexes take."""
+    def stats(self) -> Awaitable[SqlStats]:
+        """Resolves to the rows of live and of expired sessions and the table's size."""
+
+@final
+class SqlStats:
+    """What ``SQLStore.stats()`` finds."""
+
+    @property
+    def live(self) -> int: ...
+    @property
+    def expired(self) -> int: ...
+    @property
+    def table_bytes(self) -> int:
+        """Bytes the table and its indexes take."""
 
 @final
 class Ready:

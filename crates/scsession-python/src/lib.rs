@@ -17,21 +17,8 @@ mod users;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use scsession_core::inspect::{Expired, Inspected};
+use scsession_core::inspect::{Expired, Inspected as CoreInspected};
 use scsession_core::{KeyRing, Lifetime, Record, Sealer as CoreSealer, SessionId};
-
-/// What an opened store record holds: `(created, last_seen, data_bytes, data)`.
-type OpenedRecord<'py> = (u64, u64, Bound<'py, PyBytes>, Bound<'py, PyDict>);
-/// What `inspect_cookie` found: `(kind, id, key_id, created, last_seen, data_bytes)`, the last
-/// four None for a signed id.
-type InspectedCookie<'py> = (
-    &'static str,
-    String,
-    Option<String>,
-    Option<u64>,
-    Option<u64>,
-    Option<Bound<'py, PyBytes>>,
-);
 
 /// Serializes session data (a dict with str keys) to scsession's binary format.
 #[pyfunction]
@@ -148,14 +135,14 @@ impl Sealer {
         Ok(PyBytes::new(py, &self.core.seal_record(&record)))
     }
 
-    /// `(created, last_seen, data_bytes, data)` for a valid, unexpired record of `id`, else None.
+    /// The data of a valid, unexpired record of `id`, else None.
     fn open_record<'py>(
         &self,
         py: Python<'py>,
         id: &str,
         blob: &[u8],
         now: u64,
-    ) -> Option<OpenedRecord<'py>> {
+    ) -> Option<Bound<'py, PyDict>> {
         let id: SessionId = id.parse().ok()?;
         let record = self.core.open_record(&id, blob).ok()?;
         if self
@@ -164,52 +151,43 @@ impl Sealer {
         {
             return None;
         }
-        let data = convert::decode_session(py, &record.data)?;
-        Some((
-            record.created,
-            record.last_seen,
-            PyBytes::new(py, &record.data),
-            data,
-        ))
+        convert::decode_session(py, &record.data)
     }
 
-    /// Diagnostics for the command line, never for requests: what a cookie value is, or a
+    /// Diagnostics for the command line, never for requests: what a cookie value holds, or a
     /// `ValueError` saying exactly why it does not open. Timestamps are not checked.
-    fn inspect_cookie<'py>(&self, py: Python<'py>, value: &str) -> PyResult<InspectedCookie<'py>> {
+    fn inspect_cookie(&self, py: Python<'_>, value: &str) -> PyResult<Inspected> {
         let found = self
             .core
             .inspect_cookie(value.as_bytes())
             .map_err(errors::cookie_problem)?;
         Ok(match found {
-            Inspected::Sealed { record, key_id } => (
-                "sealed",
-                record.id.to_string(),
-                Some(key_id.to_string()),
-                Some(record.created),
-                Some(record.last_seen),
-                Some(PyBytes::new(py, &record.data)),
-            ),
-            Inspected::SignedId(id) => ("signed id", id.to_string(), None, None, None, None),
+            CoreInspected::Sealed { record, key_id } => {
+                Inspected::new(py, "sealed", &record, Some(key_id.to_string()))
+            }
+            CoreInspected::SignedId(id) => Inspected {
+                kind: "signed id",
+                id: id.to_string(),
+                key_id: None,
+                created: None,
+                last_seen: None,
+                data: None,
+            },
         })
     }
 
-    /// Diagnostics for the command line: `(key_id, created, last_seen, data_bytes)` of a stored
-    /// record, or a `ValueError` saying exactly why it does not open.
-    fn inspect_record<'py>(
-        &self,
-        py: Python<'py>,
-        id: &str,
-        blob: &[u8],
-    ) -> PyResult<(String, u64, u64, Bound<'py, PyBytes>)> {
+    /// Diagnostics for the command line: what a stored record holds, or a `ValueError` saying
+    /// exactly why it does not open.
+    fn inspect_record(&self, py: Python<'_>, id: &str, blob: &[u8]) -> PyResult<Inspected> {
         let (record, key_id) = self
             .core
             .inspect_record(&parse_id(id)?, blob)
             .map_err(errors::cookie_problem)?;
-        Ok((
-            key_id.to_string(),
-            record.created,
-            record.last_seen,
-            PyBytes::new(py, &record.data),
+        Ok(Inspected::new(
+            py,
+            "record",
+            &record,
+            Some(key_id.to_string()),
         ))
     }
 
@@ -218,24 +196,64 @@ impl Sealer {
         self.lifetime.expires_at(created, last_seen)
     }
 
-    /// Why the session has expired at `now`: `("max_age" | "idle_timeout", seconds, at)` or
-    /// `("future", None, timestamp)`; None while it lives.
-    fn why_expired(
-        &self,
-        created: u64,
-        last_seen: u64,
-        now: u64,
-    ) -> Option<(&'static str, Option<u64>, u64)> {
+    /// Why the session has expired at `now`; None while it lives.
+    fn why_expired(&self, created: u64, last_seen: u64, now: u64) -> Option<Expiry> {
         Some(match self.lifetime.why_expired(created, last_seen, now)? {
-            Expired::MaxAge { max_age, at } => ("max_age", Some(max_age), at),
-            Expired::Idle { idle_timeout, at } => ("idle_timeout", Some(idle_timeout), at),
-            Expired::FromTheFuture { timestamp } => ("future", None, timestamp),
+            Expired::MaxAge { max_age, at } => Expiry {
+                reason: "max_age",
+                limit: Some(max_age),
+                at,
+            },
+            Expired::Idle { idle_timeout, at } => Expiry {
+                reason: "idle_timeout",
+                limit: Some(idle_timeout),
+                at,
+            },
+            Expired::FromTheFuture { timestamp } => Expiry {
+                reason: "future",
+                limit: None,
+                at: timestamp,
+            },
         })
     }
 
     fn __repr__(&self) -> String {
         format!("<Sealer: {:?}, keys redacted>", self.lifetime)
     }
+}
+
+/// What a cookie value or a stored record holds, for the command line: `kind` is "sealed" (a
+/// cookie session), "signed id" (a server-side session's cookie: only `id` is set) or "record".
+#[pyclass(frozen, get_all, module = "scsession._core")]
+struct Inspected {
+    kind: &'static str,
+    id: String,
+    key_id: Option<String>,
+    created: Option<u64>,
+    last_seen: Option<u64>,
+    data: Option<Py<PyBytes>>,
+}
+
+impl Inspected {
+    fn new(py: Python<'_>, kind: &'static str, record: &Record, key_id: Option<String>) -> Self {
+        Self {
+            kind,
+            id: record.id.to_string(),
+            key_id,
+            created: Some(record.created),
+            last_seen: Some(record.last_seen),
+            data: Some(PyBytes::new(py, &record.data).unbind()),
+        }
+    }
+}
+
+/// Why a session expired: `reason` is `"max_age"` or `"idle_timeout"` (`limit` seconds, run out
+/// `at`), or "future" (its timestamp `at` lies in the future).
+#[pyclass(frozen, get_all, module = "scsession._core")]
+struct Expiry {
+    reason: &'static str,
+    limit: Option<u64>,
+    at: u64,
 }
 
 pub(crate) fn parse_id(id: &str) -> PyResult<SessionId> {
@@ -249,6 +267,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(loads, m)?)?;
     m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
     m.add_class::<Sealer>()?;
+    m.add_class::<Inspected>()?;
+    m.add_class::<Expiry>()?;
     m.add_class::<engine::Engine>()?;
     m.add_class::<engine::SessionState>()?;
     m.add_class::<engine::Opened>()?;
@@ -261,6 +281,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stores::RedisStore>()?;
     m.add_class::<stores::MemcachedStore>()?;
     m.add_class::<stores::SqlStore>()?;
+    m.add_class::<stores::SqlStats>()?;
     m.add_class::<users::UserSession>()?;
     m.add_class::<runtime::Ready>()?;
     m.add_class::<runtime::Completions>()?;

@@ -419,13 +419,26 @@ impl SqlStore {
         tool(py, async move { store.purge_expired().await })
     }
 
-    /// Resolves to `(live, expired, table_bytes)`: rows of live and of expired sessions, and
-    /// the bytes the table and its indexes take.
+    /// Resolves to `SqlStats`: rows of live and of expired sessions, and the bytes the table
+    /// and its indexes take.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let store = Arc::clone(&self.0);
         tool(py, async move {
             let stats = store.stats().await?;
-            Ok((stats.live, stats.expired, stats.table_bytes))
+            Ok(SqlStats {
+                live: stats.live,
+                expired: stats.expired,
+                table_bytes: stats.table_bytes,
+            })
         })
     }
+}
+
+/// What `SQLStore.stats()` finds: rows of live and of expired sessions, and the bytes the table
+/// and its indexes take.
+#[pyclass(frozen, get_all, module = "scsession._core")]
+pub struct SqlStats {
+    live: u64,
+    expired: u64,
+    table_bytes: u64,
 }

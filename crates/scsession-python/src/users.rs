@@ -25,7 +25,7 @@ pub fn user_keys(keys: &KeyRing, user_id: &Bound<'_, PyAny>) -> PyResult<UserKey
     if text.is_empty() {
         return Err(PyValueError::new_err("a user id must not be empty"));
     }
-    UserKeys::new(keys, text).map_err(|e| PyValueError::new_err(e.to_string()))
+    UserKeys::new(keys, text).map_err(errors::config_error)
 }
 
 /// The secrets a store's per-user index is keyed by: those of the middleware the store was

@@ -91,13 +91,15 @@ bench: build ## compare with other session middlewares, bound writes, writes und
 	$(if $(findstring --quick,$(BENCH_ARGS)),,$(VENV_PY) benches/bench_contention.py --connections 256)
 
 # `make test` runs the same clippy: whichever comes second finds it done (cargo caches the result).
-lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy, check-features
+lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy, cargo doc, check-features
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
 	$(VENV)/bin/mypy --strict python/scsession tests
 	$(VENV_PY) -m mypy.stubtest scsession._core $(if $(STUBTEST_ALLOWLIST),--allowlist $(STUBTEST_ALLOWLIST))
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@# The Rust crates' docs as docs.rs builds them: no broken or private links.
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 	@$(MAKE) --no-print-directory check-features
 
 # Clippy rather than `cargo check`: it checks as much and turns warnings (an import unused

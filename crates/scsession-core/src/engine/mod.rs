@@ -5,7 +5,7 @@
 //!
 //! 1. **Open**: [`Engine::open_cookie`] (cookie mode, no I/O) or [`Engine::load`] (store mode)
 //!    gives an [`Opened`]: the request's [`SessionState`] and the session data, encoded
-//!    ([`format`](crate::format), a dict).
+//!    ([`format`](mod@crate::format), a dict).
 //! 2. **Use**: the front end decodes the data for the handler, and calls
 //!    [`SessionState::regenerate`] or [`SessionState::invalidate`] when the handler does.
 //! 3. **Finish**: with the data encoded again, [`Engine::finish_cookie`],

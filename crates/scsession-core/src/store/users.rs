@@ -2,7 +2,7 @@
 //! all ("log out everywhere", after a password change).
 //!
 //! A store keeps, for each [`UserKey`], one small entry per session ([`UserSession`], encoded by
-//! this module; opaque to the store) through three [`SessionStore`] methods: `index_put`,
+//! this module; opaque to the store) through the three methods of [`UserIndex`]: `index_put`,
 //! `index_remove` and `index_list`. The index lives in the same store as the sessions and
 //! expires with them: each entry carries its session's expiry, and the store keeps the index
 //! at least as long as its longest-lived entry.

@@ -264,8 +264,9 @@ def seal(
 
 
 def inspect_cli(*args: str, secret: str | None = KEY) -> tuple[int, dict[str, Any], str]:
-    """`(exit code, JSON printed or {}, stderr)` of `inspect ARGS`."""
-    result = scsession_cli("inspect", *args, secret=secret)
+    """`(exit code, JSON printed or {}, stderr)` of `inspect ARGS`, the last being the cookie
+    (after `--`: a signed id starts with '-' one time in 64)."""
+    result = scsession_cli("inspect", *args[:-1], "--", *args[-1:], secret=secret)
     report = json.loads(result.stdout) if result.stdout.strip() else {}
     for key in (KEY, KEY_A, KEY_B):
         assert key not in result.stdout + result.stderr, "key material in the output"
@@ -437,6 +438,15 @@ def test_keys_from_a_file_form_a_ring(tmp_path: Path) -> None:
     code, _, err = inspect_cli("--secret-file", str(keys), seal({})[1], secret=KEY)
     assert code == 3
     assert f"(theirs: {key_id_of(KEY_B)}, {key_id_of(KEY_A)})" in err
+
+
+def test_a_signed_id_with_a_leading_dash_is_inspected() -> None:
+    session_id = next(i for i in iter(_core.new_session_id, None) if i.startswith("-"))
+    signed = _core.Sealer([KEY.encode()], "session", None, None).sign_id(session_id)
+    for form in (["--", signed], [f"session={signed}"]):
+        result = scsession_cli("inspect", *form, secret=KEY)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["id"] == session_id
 
 
 @pytest.mark.parametrize(

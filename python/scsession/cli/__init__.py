@@ -140,7 +140,7 @@ examples:
   SESSION_SECRET=... python -m scsession inspect 'session=AQzE3f...'
   python -m scsession inspect --secret-file keys.txt --cookie-name sid --max-age none - < cookie.txt
   python -m scsession inspect --store redis://cache:6379/0 'session=Yq3w...'
-  python -m scsession inspect --store redis://cache:6379/0 -- '-Yq3w...'   # a value with a leading -
+  python -m scsession inspect --store redis://cache:6379/0 -- '-Yq3w...'  # leading -
 
 exit codes: 0 opened and live, 3 does not open or expired (stderr says why),
 2 bad arguments or no key, 1 the store failed (--store)""",

@@ -25,12 +25,16 @@ BUILD_STAMP := $(VENV)/.stamp-build
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml 2>/dev/null) \
 	Cargo.toml $(wildcard Cargo.lock .cargo/config.toml rust-toolchain.toml)
 STUBTEST_ALLOWLIST := $(wildcard stubtest-allowlist.txt)
+# The core's store features, read from its Cargo.toml so that a new store is checked alone too.
+CORE_FEATURES = $(shell $(PYTHON) -c 'import tomllib; \
+	f = tomllib.load(open("crates/scsession-core/Cargo.toml", "rb"))["features"]; \
+	print(*sorted(set(f) - {"default"}))')
 
-.PHONY: help venv build demo test bench lint format clean
+.PHONY: help venv build demo test bench lint check-features format clean
 
 help: ## list the targets (this text)
 	@echo "usage: make TARGET   (variables: PYTHON=$(PYTHON) DEMO_PORT=$(DEMO_PORT) STORE=$(STORE) PYTEST_ARGS=... BENCH_ARGS=...)"
-	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 venv: $(VENV_STAMP) ## create .venv and install requirements-dev.txt (again only when it changes)
 
@@ -89,13 +93,35 @@ bench: build ## compare with other session middlewares (Python; axum vs tower-se
 	@# The issue's load (16 connections) did not make the old code fail here; 256 did (2 processes).
 	$(if $(findstring --quick,$(BENCH_ARGS)),,$(VENV_PY) benches/bench_contention.py --connections 256)
 
-lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy
+# `make test` runs the same clippy: whichever comes second finds it done (cargo caches the result).
+lint: build ## ruff, ruff format --check, mypy --strict, stubtest, cargo fmt --check, clippy, cargo doc, check-features
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
-	$(VENV)/bin/mypy --strict python/scsession
+	$(VENV)/bin/mypy --strict python/scsession tests
 	$(VENV_PY) -m mypy.stubtest scsession._core $(if $(STUBTEST_ALLOWLIST),--allowlist $(STUBTEST_ALLOWLIST))
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@# The Rust crates' docs as docs.rs builds them: no broken or private links.
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+	@$(MAKE) --no-print-directory check-features
+
+# Clippy rather than `cargo check`: it checks as much and turns warnings (an import unused
+# without some feature) into errors. The lib alone, then with its tests: dev-dependencies add
+# tokio features that could hide one the lib forgot to ask for.
+check-features: ## the core has no pyo3 in its dependencies and builds with no store and with each store alone
+	@deps="$$(cargo tree -p scsession-core -e normal --all-features --prefix none)"; \
+	if grep -i '^pyo3' <<<"$$deps"; then \
+		echo "== scsession-core depends on pyo3 (above): the core never sees Python" >&2; exit 1; \
+	fi; \
+	echo "== scsession-core: no pyo3 among its dependencies"
+	@features="$(CORE_FEATURES)"; [ -n "$$features" ] || { echo "== no store features read" >&2; exit 1; }
+	@for features in "" $(CORE_FEATURES); do \
+		for targets in "" --all-targets; do \
+			echo "== scsession-core, features: $${features:-none} $$targets"; \
+			cargo clippy --quiet -p scsession-core --no-default-features \
+				$${features:+--features $$features} $$targets -- -D warnings; \
+		done; \
+	done
 
 # Fixes first, then the formatter, so that code moved by a fix ends up formatted too.
 format: venv ## apply ruff fixes, ruff format and cargo fmt

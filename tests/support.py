@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from scsession import Flash, MemoryStore, SCsessionMiddleware
+from scsession import Flash, MemoryStore, SCsessionMiddleware, Session
 
 # Test secrets: at least 32 bytes each, easy to recognise if one ever leaks into a message.
 KEY = "test-secret-key-0000000000000000000000000"
@@ -55,7 +56,21 @@ HTTP = "http://testserver"
 EPOCH_EXPIRES = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
+T = TypeVar("T")
+
+
+def run_store_call(call: Awaitable[T]) -> T:
+    """`asyncio.run(store.count())`. Outside an event loop a store call returns a coroutine (inside
+    one, a future), so the stub says `Awaitable`, which `asyncio.run` does not accept."""
+    return asyncio.run(cast(Coroutine[Any, Any, T], call))
+
+
 # --- the tiny app ------------------------------------------------------------------------------
+
+
+def session_of(connection: HTTPConnection) -> Session:
+    """`connection.session`, typed as what SCsessionMiddleware puts there (Starlette: a dict)."""
+    return cast(Session, connection.session)
 
 
 def session_json(request: Request) -> JSONResponse:
@@ -90,13 +105,14 @@ async def clear(request: Request) -> Response:
 
 async def flash(request: Request) -> Response:
     body = await request.json()
-    request.session.flash(body["category"], body["message"])
+    session_of(request).flash(body["category"], body["message"])
     return session_json(request)
 
 
 async def flashes(request: Request) -> Response:
     category = request.query_params.get("category")
-    pending = request.session.flashes(category) if category else request.session.flashes()
+    session = session_of(request)
+    pending = session.flashes(category) if category else session.flashes()
     return JSONResponse(
         {
             "flashes": [[f.category, f.message] for f in pending],
@@ -107,19 +123,21 @@ async def flashes(request: Request) -> Response:
 
 
 async def regenerate(request: Request) -> Response:
-    old = request.session.id
-    request.session.regenerate()
-    return JSONResponse({"old": old, "new": request.session.id, "session": dict(request.session)})
+    session = session_of(request)
+    old = session.id
+    session.regenerate()
+    return JSONResponse({"old": old, "new": session.id, "session": dict(session)})
 
 
 async def invalidate(request: Request) -> Response:
-    old = request.session.id
-    request.session.invalidate()
-    return JSONResponse({"old": old, "session": dict(request.session)})
+    session = session_of(request)
+    old = session.id
+    session.invalidate()
+    return JSONResponse({"old": old, "session": dict(session)})
 
 
 async def session_id(request: Request) -> Response:
-    return JSONResponse({"id": request.session.id})
+    return JSONResponse({"id": session_of(request).id})
 
 
 async def untouched(request: Request) -> Response:
@@ -212,7 +230,8 @@ def the_set_cookie(response: Any, name: str = "session") -> SetCookie:
 
 
 def no_set_cookie(response: Any) -> bool:
-    return response.headers.get_list("set-cookie") == []
+    set_cookie: list[str] = response.headers.get_list("set-cookie")
+    return set_cookie == []
 
 
 def cookie_header(value: str | bytes, name: str = "session") -> dict[str, Any]:

@@ -40,6 +40,7 @@ from .support import (
     NASTY_PASSWORD_ENCODED,
     assert_no_password,
     make_app,
+    run_store_call,
     starlette_itsdangerous_cookie,
 )
 
@@ -192,7 +193,7 @@ def test_purge_deletes_only_expired_rows(tmp_path: Path) -> None:
         0,
         "deleted 1 expired session from app_sessions\n",
     ), result.stderr
-    assert asyncio.run(store.count()) == 1
+    assert run_store_call(store.count()) == 1
 
 
 def test_purge_on_postgres(postgres_server: PostgresServer) -> None:
@@ -263,8 +264,9 @@ def seal(
 
 
 def inspect_cli(*args: str, secret: str | None = KEY) -> tuple[int, dict[str, Any], str]:
-    """`(exit code, JSON printed or {}, stderr)` of `inspect ARGS`."""
-    result = scsession_cli("inspect", *args, secret=secret)
+    """`(exit code, JSON printed or {}, stderr)` of `inspect ARGS`, the last being the cookie
+    (after `--`: a signed id starts with '-' one time in 64)."""
+    result = scsession_cli("inspect", *args[:-1], "--", *args[-1:], secret=secret)
     report = json.loads(result.stdout) if result.stdout.strip() else {}
     for key in (KEY, KEY_A, KEY_B):
         assert key not in result.stdout + result.stderr, "key material in the output"
@@ -436,6 +438,15 @@ def test_keys_from_a_file_form_a_ring(tmp_path: Path) -> None:
     code, _, err = inspect_cli("--secret-file", str(keys), seal({})[1], secret=KEY)
     assert code == 3
     assert f"(theirs: {key_id_of(KEY_B)}, {key_id_of(KEY_A)})" in err
+
+
+def test_a_signed_id_with_a_leading_dash_is_inspected() -> None:
+    session_id = next(i for i in iter(_core.new_session_id, None) if i.startswith("-"))
+    signed = _core.Sealer([KEY.encode()], "session", None, None).sign_id(session_id)
+    for form in (["--", signed], [f"session={signed}"]):
+        result = scsession_cli("inspect", *form, secret=KEY)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["id"] == session_id
 
 
 @pytest.mark.parametrize(

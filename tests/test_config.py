@@ -238,10 +238,11 @@ def test_a_cookie_prefix_whose_rules_the_options_break_is_refused(options: dict[
 
 
 def test_host_and_secure_prefixes_work_when_their_rules_hold() -> None:
-    for name, options in (
+    prefixes: list[tuple[str, dict[str, Any]]] = [
         ("__Host-session", {}),
         ("__Secure-session", {"cookie_domain": "example.com", "cookie_path": "/app"}),
-    ):
+    ]
+    for name, options in prefixes:
         client = TestClient(make_app(cookie_name=name, **options), base_url=HTTPS)
         response = client.post("/update", json={"a": 1})
         assert response.headers["set-cookie"].startswith(f"{name}=")

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from scsession import SessionEvent
 
-from .support import Clock, cookie_header, the_set_cookie
+from .support import Clock, cookie_header, session_of, the_set_cookie
 
 
 class Recorder:
@@ -38,18 +38,20 @@ class Recorder:
 
 async def sign_in(request: Request) -> Response:
     """What a sign-in does: a new id, then the user's data."""
-    old = request.session.id
-    request.session.regenerate()
-    request.session["user"] = "ada"
-    return JSONResponse({"old": old, "new": request.session.id})
+    session = session_of(request)
+    old = session.id
+    session.regenerate()
+    session["user"] = "ada"
+    return JSONResponse({"old": old, "new": session.id})
 
 
 async def sign_out(request: Request) -> Response:
     """What a sign-out does: end the session, then say goodbye on the next page."""
-    old = request.session.id
-    request.session.invalidate()
-    request.session.flash("info", "signed out")
-    return JSONResponse({"old": old, "new": request.session.id})
+    session = session_of(request)
+    old = session.id
+    session.invalidate()
+    session.flash("info", "signed out")
+    return JSONResponse({"old": old, "new": session.id})
 
 
 ROUTES = [
@@ -157,7 +159,9 @@ def test_a_store_notices_an_expired_session_even_when_the_handler_does_not_look(
     sid, cookie = outlived_session(client, recorder, clock)
     client.get("/untouched", headers=cookie_header(cookie))
     # A store loads the record before the handler; a cookie is only opened if the session is used.
-    expected = [] if mode == "cookie" else [("expired", sid, None, set(), "/untouched")]
+    expected: list[tuple[Any, ...]] = (
+        [] if mode == "cookie" else [("expired", sid, None, set(), "/untouched")]
+    )
     assert recorder.take() == expected
 
 
@@ -207,7 +211,7 @@ def test_a_failing_async_hook_is_logged_too(
     with caplog.at_level(logging.ERROR, logger="scsession"):
         client.post("/update", json={"a": 1})
         client.post("/update", json={"a": 2})
-    assert [r.exc_info[1].args for r in caplog.records if r.exc_info] == [  # type: ignore[index]
+    assert [r.exc_info[1].args for r in caplog.records if r.exc_info and r.exc_info[1]] == [
         ("created",),
         ("modified",),
     ]

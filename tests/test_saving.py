@@ -21,7 +21,8 @@ async def save(lock: PerIdLock, session_id: str, log: list[str], name: str) -> N
 
 def test_saves_of_one_id_take_turns_in_order_and_other_ids_do_not_wait() -> None:
     async def story() -> list[str]:
-        lock, log = PerIdLock(), []
+        lock = PerIdLock()
+        log: list[str] = []
         await asyncio.gather(
             save(lock, "a", log, "a1"), save(lock, "a", log, "a2"), save(lock, "b", log, "b1")
         )
@@ -35,7 +36,8 @@ def test_saves_of_one_id_take_turns_in_order_and_other_ids_do_not_wait() -> None
 
 def test_a_cancelled_waiter_gives_up_its_turn_and_the_next_one_runs() -> None:
     async def story() -> list[str]:
-        lock, log = PerIdLock(), []
+        lock = PerIdLock()
+        log: list[str] = []
         first = asyncio.create_task(save(lock, "a", log, "first"))
         await asyncio.sleep(0)
         cancelled = asyncio.create_task(save(lock, "a", log, "cancelled"))
@@ -52,7 +54,8 @@ def test_a_cancelled_waiter_gives_up_its_turn_and_the_next_one_runs() -> None:
 
 def test_a_waiter_cancelled_as_its_turn_came_passes_the_turn_on() -> None:
     async def story() -> list[str]:
-        lock, log = PerIdLock(), []
+        lock = PerIdLock()
+        log: list[str] = []
         assert lock.enter("a") is None
         waiter = lock.enter("a")
         assert waiter is not None

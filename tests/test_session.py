@@ -24,6 +24,7 @@ from .support import (
     cookie_header,
     make_app,
     no_set_cookie,
+    session_of,
     the_set_cookie,
 )
 
@@ -104,7 +105,7 @@ DICT_OPERATIONS: dict[str, tuple[Callable[[Session], Any], Any, dict[str, Any] |
 
 async def run_operation(request: Request) -> Response:
     operation, _, _ = DICT_OPERATIONS[request.path_params["name"]]
-    return JSONResponse({"result": operation(request.session)})
+    return JSONResponse({"result": operation(session_of(request))})
 
 
 async def json_response_of_the_session(request: Request) -> Response:
@@ -236,9 +237,10 @@ captured: list[Session] = []
 
 
 async def capture_and_write(request: Request) -> Response:
-    captured.append(request.session)
-    id_in_handler = request.session.id
-    request.session["user"] = "alice"
+    session = session_of(request)
+    captured.append(session)
+    id_in_handler = session.id
+    session["user"] = "alice"
     return JSONResponse({"id_in_handler": id_in_handler})
 
 
@@ -341,9 +343,10 @@ def test_invalidated_session_cannot_be_replayed_with_a_store() -> None:
 
 
 async def invalidate_then_write(request: Request) -> Response:
-    old = request.session.id
-    request.session.invalidate()
-    request.session["user"] = "bob"
+    session = session_of(request)
+    old = session.id
+    session.invalidate()
+    session["user"] = "bob"
     return JSONResponse({"old": old})
 
 

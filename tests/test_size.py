@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -15,7 +16,7 @@ from .support import HTTPS, make_app, the_set_cookie
 LIMIT = 4096
 
 
-def cookie_client(**options: object) -> TestClient:
+def cookie_client(**options: Any) -> TestClient:
     return TestClient(make_app(**options), base_url=HTTPS)
 
 

@@ -15,8 +15,9 @@ import logging
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -95,7 +96,12 @@ def says(text: str, *parts: str) -> None:
         assert part in text, f"{part!r} not in {text!r}"
 
 
-FAST = {"connect_timeout": 1.0, "timeout": 2.0}
+class Timeouts(TypedDict):
+    connect_timeout: float
+    timeout: float
+
+
+FAST: Timeouts = {"connect_timeout": 1.0, "timeout": 2.0}
 
 
 # --- Redis ------------------------------------------------------------------------------------
@@ -127,7 +133,7 @@ def test_redis_with_the_wrong_password(
     port = redis_with_password.port
     for user in ("", "default", "someone"):
         url = f"redis://{user}:{password}@127.0.0.1:{port}/0"
-        text = failure(lambda url=url: RedisStore(url, **FAST), caplog)
+        text = failure(partial(RedisStore, url, **FAST), caplog)
         says(text, f"redis://{user}:***@127.0.0.1:{port}/0")
     # The right password works (the server really checks).
     right = RedisStore(f"redis://:{RIGHT_PASSWORD}@127.0.0.1:{port}/0")
@@ -138,7 +144,7 @@ def test_redis_on_a_port_where_nothing_listens(
     password: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     for url in (f"redis://:{password}@127.0.0.1:1/0", f"rediss://u:{password}@127.0.0.1:1/0"):
-        text = failure(lambda url=url: RedisStore(url, **FAST), caplog)
+        text = failure(partial(RedisStore, url, **FAST), caplog)
         says(text, ":***@127.0.0.1:1/0")
 
 
@@ -174,7 +180,7 @@ def test_redis_cluster(
         f"redis://user:{password}@{nodes}/0",
         f"redis://:{password}@,",
     ):
-        failure(lambda url=url: RedisStore(url, cluster=True, **FAST), caplog)
+        failure(partial(RedisStore, url, cluster=True, **FAST), caplog)
 
 
 # --- Memcached --------------------------------------------------------------------------------
@@ -189,7 +195,7 @@ def test_memcached(
         f"memcache://127.0.0.1:{port}?password={password}",
         f"memcached://:{password}@127.0.0.1:1",
     ):
-        text = failure(lambda url=url: MemcachedStore(url, **FAST), caplog)
+        text = failure(partial(MemcachedStore, url, **FAST), caplog)
         says(text, "is not a Memcached URL", "***")
     failure(lambda: MemcachedStore(f"memcache://u:{password}@h:1", prefix="bad prefix"), caplog)
     # Nothing listens on port 1: an outage, named.
@@ -234,7 +240,7 @@ def test_postgres(
         f"postgresql://{postgres_role}@{base}?password={password}&sslmode=bogus",
         f"postgresql://{postgres_role}@{base}?sslmode=disable&password={password}",
     ):
-        failure(lambda url=url: SQLStore(url, **FAST), caplog)
+        failure(partial(SQLStore, url, **FAST), caplog)
     failure(lambda: SQLStore(f"postgresql://u:{password}@{base}", table="no;"), caplog)
     # The right password works (the server really checks).
     right = SQLStore(f"postgresql://{postgres_role}:{RIGHT_PASSWORD}@{base}", table="t_secrets")
@@ -256,7 +262,7 @@ def test_mysql(
         f"mysql://scsession@{base}?password={password}",
         f"oracle://scsession:{password}@{base}",
     ):
-        failure(lambda url=url: SQLStore(url, **FAST), caplog)
+        failure(partial(SQLStore, url, **FAST), caplog)
 
 
 def test_sqlite(tmp_path: Path, password: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -266,4 +272,4 @@ def test_sqlite(tmp_path: Path, password: str, caplog: pytest.LogCaptureFixture)
         f"sqlite:///nonexistent/dir/s.db?mode=rwc&password={password}",
         f"sqlite:///{tmp_path}/s.db?mode=bogus&password={password}",
     ):
-        failure(lambda url=url: SQLStore(url, **FAST), caplog)
+        failure(partial(SQLStore, url, **FAST), caplog)

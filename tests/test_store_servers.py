@@ -59,6 +59,7 @@ def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Cal
             return ReplaceStore()
         if kind == "sqlite":
             return SQLStore(f"sqlite:///{tmp_path}/sessions.db", table=f"t_{unique}", **options)
+        assert server is not None, f"{kind} runs on a server"
         if kind in ("redis", "cluster"):
             return RedisStore(server.url, cluster=kind == "cluster", prefix=f"{unique}:", **options)
         if kind == "memcached":
@@ -274,7 +275,8 @@ def test_more_parallel_writes_of_one_session_than_save_attempts_all_succeed(stor
         assert all("status" not in answer for answer in answers)
         expected = {"start": "1", **{f"k{i}": str(i) for i in range(len(tabs))}}
         assert await Browser(store, browser.cookie).get("/") == expected
-        assert len(browser.app._saves) == 0, "the per-session locks are gone once done"
+        saver = browser.app._saver
+        assert saver is not None and len(saver._locks) == 0, "the locks are gone once done"
 
     asyncio.run(story())
 

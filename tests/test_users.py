@@ -21,16 +21,27 @@ from scsession import MemoryStore, RedisStore
 from scsession.testing import Browser
 
 from .servers import RedisServer
-from .support import HTTPS, KEY, KEY_A, KEY_B, Clock, DictStore, make_app
+from .support import (
+    HTTPS,
+    KEY,
+    KEY_A,
+    KEY_B,
+    Clock,
+    DictStore,
+    make_app,
+    run_store_call,
+    session_of,
+)
 
 
 async def bind(request: Request) -> Response:
     body = await request.json()
+    session = session_of(request)
     try:
-        request.session.bind_user(body["user"], user_agent=request.headers.get("user-agent"))
+        session.bind_user(body["user"], user_agent=request.headers.get("user-agent"))
     except (TypeError, ValueError, RuntimeError) as error:
         return JSONResponse({"error": type(error).__name__, "message": str(error)})
-    return JSONResponse({"bound": request.session.bound_user, "session": dict(request.session)})
+    return JSONResponse({"bound": session.bound_user, "session": dict(session)})
 
 
 ROUTES = [Route("/bind", bind, methods=["POST"])]
@@ -66,17 +77,17 @@ def test_the_store_refuses_bad_user_ids_too() -> None:
     store = MemoryStore()
     store.use_secret_key(KEY)
     with pytest.raises(TypeError, match="a user id must be a str or an int"):
-        asyncio.run(store.sessions_for_user(b"ada"))  # type: ignore[arg-type]
+        run_store_call(store.sessions_for_user(b"ada"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="must not be empty"):
-        asyncio.run(store.invalidate_user(""))
+        run_store_call(store.invalidate_user(""))
 
 
 def test_the_index_needs_the_apps_secret_and_says_how_to_give_it() -> None:
     store = MemoryStore()
     with pytest.raises(RuntimeError, match=r"store\.use_secret_key\(secret_key\)"):
-        asyncio.run(store.sessions_for_user("ada"))
+        run_store_call(store.sessions_for_user("ada"))
     client_for(store).post("/bind", json={"user": "ada"})  # the middleware hands it over
-    assert len(asyncio.run(store.sessions_for_user("ada"))) == 1
+    assert len(run_store_call(store.sessions_for_user("ada"))) == 1
 
 
 def test_the_index_does_not_reveal_user_ids_and_is_keyed_by_the_secret(
@@ -94,10 +105,10 @@ def test_the_index_does_not_reveal_user_ids_and_is_keyed_by_the_secret(
     for guess in range(1000):  # what an attacker with the dump would try
         plain = base64.urlsafe_b64encode(hashlib.sha256(str(guess).encode()).digest())
         assert plain.rstrip(b"=").decode() not in keys[0]
-    assert len(asyncio.run(store.sessions_for_user(42))) == 1
+    assert len(run_store_call(store.sessions_for_user(42))) == 1
     other = RedisStore(redis_server.url, prefix=prefix)
     other.use_secret_key(KEY_B)  # another app's secret: it does not find this user
-    assert asyncio.run(other.sessions_for_user(42)) == []
+    assert run_store_call(other.sessions_for_user(42)) == []
 
 
 def test_a_session_bound_before_the_secret_was_rotated_is_still_listed_and_ended() -> None:
@@ -106,8 +117,8 @@ def test_a_session_bound_before_the_secret_was_rotated_is_still_listed_and_ended
     old.post("/bind", json={"user": "ada"})
     rotated = client_for(store, secret_key=[KEY_B, KEY_A])
     rotated.post("/bind", json={"user": "ada"})
-    assert len(asyncio.run(store.sessions_for_user("ada"))) == 2
-    assert asyncio.run(store.invalidate_user("ada")) == 2
+    assert len(run_store_call(store.sessions_for_user("ada"))) == 2
+    assert run_store_call(store.invalidate_user("ada")) == 2
     assert old.get("/view").json() == {"session": {}}
 
 
@@ -120,7 +131,7 @@ def test_the_binding_is_part_of_the_session() -> None:
     long_agent = "Mozilla/5.0 " + "x" * 2000
     answer = client.post("/bind", json={"user": 42}, headers={"user-agent": long_agent}).json()
     assert answer["session"]["_bound_user"]["user_agent"] == long_agent[:512]
-    (entry,) = asyncio.run(store.sessions_for_user(42))
+    (entry,) = run_store_call(store.sessions_for_user(42))
     assert entry.user_agent == long_agent[:512]
 
 
@@ -128,12 +139,12 @@ def test_each_write_of_a_bound_session_moves_its_last_seen(clock: Clock) -> None
     store = MemoryStore()
     client = client_for(store, idle_timeout=600)
     client.post("/bind", json={"user": "ada"})
-    (first,) = asyncio.run(store.sessions_for_user("ada"))
+    (first,) = run_store_call(store.sessions_for_user("ada"))
     assert first.created == first.last_seen == clock.now
     assert first.expires_at == clock.now + 600
     clock.advance(100)
     client.post("/update", json={"cart": 1})
-    (later,) = asyncio.run(store.sessions_for_user("ada"))
+    (later,) = run_store_call(store.sessions_for_user("ada"))
     assert (later.created, later.last_seen, later.expires_at) == (
         first.created,
         clock.now,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -13,14 +12,22 @@ from starlette.websockets import WebSocket
 
 from scsession import MemoryStore
 
-from .support import HTTPS, cookie_header, make_app, parse_set_cookie
+from .support import (
+    HTTPS,
+    cookie_header,
+    make_app,
+    parse_set_cookie,
+    run_store_call,
+    session_of,
+)
 
 MakeClient = Callable[..., TestClient]
 
 
 async def read_session(websocket: WebSocket) -> None:
     await websocket.accept()
-    await websocket.send_json({"session": dict(websocket.session), "id": websocket.session.id})
+    session = session_of(websocket)
+    await websocket.send_json({"session": dict(session), "id": session.id})
     await websocket.close()
 
 
@@ -57,7 +64,8 @@ def test_session_written_before_accept_is_sent_with_the_accept(make_client: Make
     client = make_client(routes=[WebSocketRoute("/ws", write_session_before_accept)])
     with client.websocket_connect("wss://testserver/ws") as websocket:
         assert websocket.receive_json() == {"session": {"connected": True}}
-        headers = [(k.decode().lower(), v.decode()) for k, v in websocket.extra_headers or []]
+        extra_headers: list[tuple[bytes, bytes]] = websocket.extra_headers or []
+        headers = [(k.decode().lower(), v.decode()) for k, v in extra_headers]
     cookies = [parse_set_cookie(v) for k, v in headers if k == "set-cookie"]
     assert [c.name for c in cookies] == ["session"]
     value = cookies[0].value
@@ -80,7 +88,7 @@ async def write_after_accept(websocket: WebSocket) -> None:
 async def sign_out_after_accept(websocket: WebSocket) -> None:
     await websocket.accept()
     await websocket.receive_json()
-    websocket.session.invalidate()  # starts deleting the record at once
+    session_of(websocket).invalidate()  # starts deleting the record at once
     await websocket.send_json({"signed_out": True})
     await websocket.receive_json()  # the test checks from outside before the socket closes
     await websocket.close()
@@ -107,9 +115,9 @@ def test_with_a_store_invalidate_after_accept_ends_the_session_at_once() -> None
         websocket.send_json({})
         assert websocket.receive_json() == {"signed_out": True}
         # The socket is still open, and the record is already gone for every other request.
-        assert asyncio.run(store.load(session_id)) is None
+        assert run_store_call(store.load(session_id)) is None
         websocket.send_json({})
-    assert asyncio.run(store.load(session_id)) is None
+    assert run_store_call(store.load(session_id)) is None
 
 
 def test_in_cookie_mode_a_change_after_accept_is_lost_with_a_warning(

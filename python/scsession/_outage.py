@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping
-from typing import Any, Literal
+from collections.abc import Awaitable, MutableMapping
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from scsession import _clock, _core
 from scsession.exceptions import StoreUnavailableError
 
-__all__ = ["OUTAGE_ERRORS", "RETRY_AFTER", "Outage", "OutagePolicy", "unavailable_response"]
+if TYPE_CHECKING:
+    from scsession.middleware import Message, SCsessionMiddleware
+    from scsession.session import Session
+
+__all__ = [
+    "OUTAGE_ERRORS",
+    "RETRY_AFTER",
+    "Outage",
+    "OutagePolicy",
+    "serve_offline",
+    "unavailable_response",
+]
 
 logger = logging.getLogger("scsession")
 
@@ -48,16 +60,16 @@ class Outage:
         "_error",
         "_last_try",
         "_pending",
-        "_policy",
         "_slow",
         "_store",
         "affected",
+        "policy",
         "since",
     )
 
     def __init__(self, store: Any, policy: OutagePolicy) -> None:
         self._store = store
-        self._policy = policy
+        self.policy = policy
         self.since: float | None = None  # time.monotonic() of the first failure, while down
         self.affected = 0
         self._error: BaseException | None = None  # what the outage began with
@@ -94,7 +106,7 @@ class Outage:
         self._error = error
         what = (
             "requests that use the session are answered 503 with Retry-After"
-            if self._policy == "fail"
+            if self.policy == "fail"
             else "requests run with an empty session that is not saved"
         )
         logger.error(
@@ -104,7 +116,7 @@ class Outage:
             type(error).__name__,
             error,
             what,
-            self._policy,
+            self.policy,
         )
 
     def answered(self) -> list[str]:
@@ -138,3 +150,91 @@ async def unavailable_response(scope: MutableMapping[str, Any], send: Any) -> No
     ]
     await send({"type": "http.response.start", "status": 503, "headers": headers})
     await send({"type": "http.response.body", "body": _BODY})
+
+
+class _Unread(NamedTuple):
+    """What an unreadable session opens as (``"anonymous"``): empty, under its cookie's id."""
+
+    state: _core.SessionState
+    data: dict[str, Any]
+    expired: str | None = None
+
+
+class _Unreadable:
+    """The loader of a session whose record could not be read (the store is down, with
+    ``on_store_error="fail"``): every use of the session raises, and the middleware answers 503."""
+
+    __slots__ = ("error", "session")
+
+    def __init__(self, session: Session, error: BaseException) -> None:
+        self.session, self.error = session, error
+
+    def __call__(self, source: Any) -> _Unread:
+        # Still unread: the next use raises too, and nothing is ever written.
+        self.session._loader = self
+        dict.__setitem__(self.session, "__scsession_not_loaded__", True)
+        raise StoreUnavailableError(
+            "the session store is unavailable, so this request's session cannot be read; the "
+            "request is answered 503 with Retry-After (on_store_error='fail')"
+        ) from self.error
+
+
+async def serve_offline(
+    middleware: SCsessionMiddleware,
+    scope: MutableMapping[str, Any],
+    receive: Any,
+    send: Any,
+    session: Session,
+    error: BaseException,
+) -> None:
+    """Runs a request whose session could not be read because the store did not answer
+    (counted and logged by the caller)."""
+    scope["session"] = session
+    if middleware._outage.policy == "fail":
+        # Handlers that never touch the session run as usual; one that does gets a 503.
+        session._loader, session._source = _Unreadable(session, error), None
+        started = False
+
+        def send_wrapper(message: Message) -> Awaitable[None]:
+            nonlocal started
+            started = True
+            return send(message)  # type: ignore[no-any-return]
+
+        try:
+            await middleware.app(scope, receive, send_wrapper)
+        except StoreUnavailableError:
+            if started:
+                raise
+            await unavailable_response(scope, send)
+        return
+    # "anonymous": an empty session under the cookie's id, never written. A sign-out
+    # (invalidate()) still removes the cookie, so it is not lost with the outage.
+    engine = middleware._engine
+    candidates = engine.session_ids(scope.get("headers", ()))
+    state = (
+        _core.SessionState.unreadable(engine, candidates[0], _clock.now())
+        if candidates
+        else _core.SessionState()
+    )
+    session._source = _Unread(state, {})
+    session._loader = _opened
+
+    def anonymous_send(message: Message) -> Awaitable[None]:
+        state = session._state if session._loader is None else None
+        if (
+            state is not None
+            and message["type"] in ("http.response.start", "websocket.accept")
+            and state.retired_id is not None
+            and state.id is None
+        ):
+            # The record itself is deleted once the store answers again.
+            middleware._outage.delete_later(state.retired_id)
+            headers = [*message.get("headers", ()), (b"set-cookie", engine.delete_cookie)]
+            message = {**message, "headers": headers}
+        return send(message)  # type: ignore[no-any-return]
+
+    await middleware.app(scope, receive, anonymous_send)
+
+
+def _opened(opened: _Unread) -> _Unread:
+    return opened

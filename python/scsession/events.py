@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from scsession import _core
+
 __all__ = ["EventHook", "SessionEvent"]
 
 logger = logging.getLogger("scsession")
@@ -52,6 +54,12 @@ class SessionEvent:
     scope: MutableMapping[str, Any] = field(repr=False)
     previous_id: str | None = None
     changed: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, event: _core.Event, scope: MutableMapping[str, Any]) -> SessionEvent:
+        """The event the engine reported, for the request of `scope`."""
+        kind: Any = event.kind
+        return cls(kind, event.session_id, scope, event.previous_id, tuple(event.changed))
 
 
 #: What ``on_event`` accepts: a function of one event, sync or async.

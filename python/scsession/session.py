@@ -10,11 +10,11 @@ does) asks, and thereby loads it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from scsession import _core
 
-__all__ = ["Flash", "Session"]
+__all__ = ["Flash", "Host", "Opening", "Session"]
 
 #: Where pending flashes live in the session data.
 FLASHES_KEY = "_flashes"
@@ -27,8 +27,16 @@ UNLOADED = "__scsession_not_loaded__"
 
 _MISSING: Any = object()
 
-#: A session as its loader opens it: (id, created, last_seen, data bytes, data).
-Opened = tuple[str, int, int, bytes, dict[str, Any]]
+
+class Opening(Protocol):
+    """What a session opens as (``_core.Opened``, or an unreadable session's stand-in)."""
+
+    @property
+    def state(self) -> _core.SessionState: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def expired(self) -> str | None: ...
 
 
 class Flash(NamedTuple):
@@ -36,6 +44,28 @@ class Flash(NamedTuple):
 
     category: str
     message: str
+
+
+class Host:
+    """Where a session lives, as the middleware tells it: whether ``bind_user`` can work, and
+    what to do when a session ends while its request is still open (a WebSocket)."""
+
+    __slots__ = ("index_problem",)
+
+    def __init__(self, index_problem: Exception | None) -> None:
+        #: Why ``bind_user`` cannot work here (no store, or one without a per-user index).
+        self.index_problem = index_problem
+
+    def check_index(self) -> None:
+        if self.index_problem is not None:
+            raise self.index_problem
+
+    def ended(self, session: Session) -> None:
+        """``invalidate()`` was called (nothing to do but on an open WebSocket)."""
+
+
+#: The host of a session made by hand, outside any middleware.
+DETACHED = Host(RuntimeError("bind_user() needs a session from SCsessionMiddleware with a store"))
 
 
 class Session(dict[str, Any]):
@@ -47,52 +77,33 @@ class Session(dict[str, Any]):
     raises ``TypeError`` naming the key.
     """
 
-    # Bookkeeping for the middleware; users never set these.
-    __slots__ = (
-        "_created",
-        "_force",
-        "_id",
-        "_last_seen",
-        "_loaded_id",
-        "_loaded_user",
-        "_loader",
-        "_on_end",
-        "_original",
-        "_retired_id",
-        "_source",
-        "_store",
-        "_stored",
-    )
-    #: The store, set by the middleware in store mode only (read by bind_user).
-    _store: Any
-    #: Called by invalidate() on an open WebSocket in store mode (the middleware sets it).
-    _on_end: Callable[[], Any] | None
+    # The engine keeps what a request did to its session besides the data (ids, regenerate,
+    # invalidate) in one state object; the rest is how that state is opened lazily.
+    __slots__ = ("_host", "_loader", "_source", "_state")
+    #: The engine's state of this session (``_core.SessionState``), once it is opened.
+    _state: _core.SessionState
+    #: Opens the session at its first use: called with ``_source``, returns an ``Opened``.
+    #: None once opened.
+    _loader: Callable[[Any], Opening] | None
+    #: Before opening, what ``_loader`` opens; after, the id of an expired session the request
+    #: carried (for an ``expired`` event), or None.
+    _source: Any
+    #: What the middleware tells the session about where it lives (see :class:`Host`).
+    _host: Host
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        """A loaded session holding ``data``.
+        """A loaded session holding ``data``, that no middleware saves.
 
         The middleware makes lazy ones without calling this (it runs on every request): it
         creates the dict with ``dict.__new__``, puts the ``UNLOADED`` placeholder in, and sets
-        only ``_loader`` and ``_source``; :meth:`_load` fills the other slots.
+        ``_loader``, ``_source`` and ``_host``; :meth:`_load` fills the rest.
         """
         if data:
             dict.update(self, data)
-        # Called with _source at first use: returns (id, created, last_seen, data bytes, data)
-        # of the session the request came with, or None for a new session.
-        self._loader: Callable[[Any], Opened | None] | None = None
-        self._source: Any = None
-        self._reset()
-
-    def _reset(self) -> None:
-        self._id: str | None = None
-        self._loaded_id: str | None = None  # the id of the valid session the request came with
-        self._retired_id: str | None = None  # an id that must die at save (regenerate, logout)
-        self._original: bytes | None = None  # the data as loaded, to tell whether it changed
-        self._stored: bytes | None = None  # the store record as loaded (its version, for saving)
-        self._loaded_user: str | None = None  # the user the loaded session was bound to
-        self._created = 0
-        self._last_seen = 0
-        self._force = False  # re-send the cookie even if the data did not change
+        self._state = _core.SessionState()
+        self._loader = None
+        self._source = None
+        self._host = DETACHED
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -102,23 +113,9 @@ class Session(dict[str, Any]):
             self._loader = None
             dict.clear(self)
             opened = loader(self._source)
-            self._source = None
-            if opened is None:
-                self._reset()
-            else:
-                self._restore(*opened)
-
-    def _restore(
-        self, session_id: str, created: int, last_seen: int, original: bytes, data: dict[str, Any]
-    ) -> None:
-        """Fills the session with what a valid cookie or store record held."""
-        dict.update(self, data)
-        self._id = self._loaded_id = session_id
-        self._retired_id = None
-        self._original = original
-        self._created = created
-        self._last_seen = last_seen
-        self._force = False
+            self._source = opened.expired
+            self._state = opened.state
+            dict.update(self, opened.data)
 
     # -- what scsession adds to dict -------------------------------------------------------------
 
@@ -126,7 +123,7 @@ class Session(dict[str, Any]):
     def id(self) -> str | None:
         """The session id: ``None`` until a new session is first saved."""
         self._load()
-        return self._id
+        return self._state.id
 
     def flash(self, category: str, message: str) -> None:
         """Queues a message for the next page; :meth:`flashes` returns it once."""
@@ -160,23 +157,16 @@ class Session(dict[str, Any]):
         planted before sign-in (session fixation) is worthless after it.
         """
         self._load()
-        self._retire()
-        self._id = _core.new_session_id()
-        self._created = 0
-        self._force = True
+        self._state.regenerate()
 
     def invalidate(self) -> None:
         """Ends the session (sign-out): the data is cleared, the store record deleted and the
         cookie removed. Anything stored after this call starts a new session under a new id."""
         self._load()
         dict.clear(self)
-        self._retire()
-        self._id = None
-        self._created = 0
+        self._state.invalidate()
         # On an open WebSocket with a store, the middleware deletes the record right away.
-        on_end = getattr(self, "_on_end", None)
-        if on_end is not None:
-            on_end()
+        self._host.ended(self)
 
     def bind_user(self, user_id: str | int, *, user_agent: str | None = None) -> None:
         """Records this session under ``user_id`` in the store's per-user index, so that
@@ -189,18 +179,7 @@ class Session(dict[str, Any]):
         :meth:`regenerate` and ends with :meth:`invalidate`. Needs a server-side store.
         """
         self._load()
-        store = getattr(self, "_store", None)  # set by the middleware in store mode
-        if store is None:
-            raise RuntimeError(
-                "bind_user() needs a server-side store, e.g. SCsessionMiddleware(..., "
-                "store=RedisStore(url)): a cookie session has no server record that "
-                "invalidate_user() could end"
-            )
-        if not hasattr(store, "_bind"):
-            raise TypeError(
-                f"{type(store).__name__} keeps no per-user index, so bind_user() cannot work "
-                "with it; every store built into scsession has one"
-            )
+        self._host.check_index()
         if isinstance(user_id, bool) or not isinstance(user_id, str | int):
             raise TypeError(f"a user id must be a str or an int, not {type(user_id).__name__}")
         if user_id == "":
@@ -214,11 +193,9 @@ class Session(dict[str, Any]):
     def bound_user(self) -> str | None:
         """The user id given to :meth:`bind_user` (as text), or ``None``."""
         self._load()
-        return _bound_user_id(self)
-
-    def _retire(self) -> None:
-        if self._retired_id is None:
-            self._retired_id = self._loaded_id
+        bound = dict.get(self, BOUND_USER_KEY)
+        user = bound.get("id") if isinstance(bound, dict) else None
+        return user if isinstance(user, str) else None
 
     # -- dict, loading first ---------------------------------------------------------------------
 
@@ -345,10 +322,3 @@ class Session(dict[str, Any]):
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickles as the plain dict it holds: the bookkeeping means nothing elsewhere.
         return (dict, (self.copy(),))
-
-
-def _bound_user_id(data: dict[str, Any]) -> str | None:
-    """The user id that :meth:`Session.bind_user` recorded in ``data``, if any."""
-    bound = dict.get(data, BOUND_USER_KEY)
-    user = bound.get("id") if isinstance(bound, dict) else None
-    return user if isinstance(user, str) else None

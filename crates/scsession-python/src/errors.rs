@@ -5,9 +5,9 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use scsession_core::engine::{CookieError, CookieOption, TooLarge};
 use scsession_core::inspect::CookieProblem;
 use scsession_core::keys::{KeyError, MIN_SECRET_LEN};
-use scsession_core::seal::MAX_COOKIE_LEN;
 use scsession_core::store::StoreError as CoreStoreError;
 
 pyo3::import_exception!(scsession.exceptions, SessionTooLargeError);
@@ -28,16 +28,49 @@ pub fn key_error(err: KeyError) -> PyErr {
     ))
 }
 
-/// Browsers silently drop a cookie over 4096 bytes: refuse to write one, saying what to do.
-pub fn check_cookie_size(size: usize) -> PyResult<()> {
-    if size <= MAX_COOKIE_LEN {
-        return Ok(());
-    }
-    Err(SessionTooLargeError::new_err(format!(
-        "the session cookie would be {size} bytes (name and value), over the {MAX_COOKIE_LEN} \
-         bytes browsers keep. Store less in the session (an id rather than the object), or keep \
-         the data on the server with a store, e.g. SCsessionMiddleware(..., store=MemoryStore())"
-    )))
+/// Browsers silently drop a cookie over 4096 bytes: the engine refuses to write one; this
+/// says what to do.
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(too_large)`
+pub fn too_large(err: TooLarge) -> PyErr {
+    SessionTooLargeError::new_err(format!(
+        "{err}. Store less in the session (an id rather than the object), or keep the data on \
+         the server with a store, e.g. SCsessionMiddleware(..., store=MemoryStore())"
+    ))
+}
+
+/// Cookie options the engine refuses, named as `SCsessionMiddleware` takes them.
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(cookie_error)`
+pub fn cookie_error(err: CookieError) -> PyErr {
+    PyValueError::new_err(match err {
+        CookieError::Name(name) => {
+            format!("cookie_name {name:?} is not a valid cookie name (RFC 6265 token)")
+        }
+        CookieError::Attribute(option, value) => {
+            let option = match option {
+                CookieOption::Path => "cookie_path",
+                CookieOption::Domain => "cookie_domain",
+            };
+            format!("{option} {value:?} contains ';' or characters a cookie cannot carry")
+        }
+        CookieError::HostPrefix(name) => format!(
+            "cookie_name {name:?}: a __Host- cookie must be Secure, with cookie_path='/' and no \
+             cookie_domain (browsers drop it otherwise); keep cookie_https_only=True, \
+             cookie_path='/' and cookie_domain=None, or use another name"
+        ),
+        CookieError::SecurePrefix(name) => format!(
+            "cookie_name {name:?}: a __Secure- cookie must be Secure (browsers drop it \
+             otherwise); keep cookie_https_only=True or use another name"
+        ),
+        CookieError::SameSiteNone => "cookie_same_site='none' needs cookie_https_only=True: \
+             browsers drop SameSite=None cookies that are not Secure"
+            .to_owned(),
+    })
+}
+
+pub fn bad_same_site(value: &str) -> PyErr {
+    PyValueError::new_err(format!(
+        "cookie_same_site must be 'lax', 'strict' or 'none', not {value:?}"
+    ))
 }
 
 /// Why a cookie or record does not open (command-line diagnostics only: the request path never

@@ -233,3 +233,93 @@ where
         .import(py, "scsession.stores", "_deferred")?
         .call1((start,))
 }
+
+/// A store call as an awaitable. The futures of a store that never waits (the memory store)
+/// are run at once on the caller's thread and come back as an awaitable that is already done:
+/// no thread hop, no event-loop wake-up. Any other future goes to the I/O threads
+/// ([`awaitable`]).
+pub struct StoreCall<F> {
+    inline: bool,
+    fut: F,
+}
+
+impl<F, T> StoreCall<F>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    pub fn new(inline: bool, fut: F) -> Self {
+        Self { inline, fut }
+    }
+
+    pub fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        if !self.inline {
+            return awaitable(py, self.fut);
+        }
+        let mut fut = Box::pin(self.fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(result) => {
+                let result = result.and_then(|value| {
+                    let value = value.into_pyobject(py).map_err(Into::into)?;
+                    Ok(pyo3::BoundObject::into_bound(value).into_any().unbind())
+                });
+                Ok(Bound::new(py, Ready(Mutex::new(Some(result))))?.into_any())
+            }
+            std::task::Poll::Pending => awaitable(py, fut),
+        }
+    }
+}
+
+/// A coroutine that is already done: awaiting it (or `asyncio.run`, or a task) returns its
+/// value or raises its error at once. It has the coroutine protocol (`send`, `throw`, `close`,
+/// `__await__`), so `asyncio` accepts it wherever it accepts an `async def` call.
+#[pyclass(frozen, module = "scsession._core")]
+pub struct Ready(Mutex<Option<PyResult<Py<PyAny>>>>);
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self) -> PyResult<Py<PyAny>> {
+        self.send(None)
+    }
+
+    #[pyo3(signature = (_value = None))]
+    fn send(&self, _value: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let result = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match result {
+            Some(Ok(value)) => Err(pyo3::exceptions::PyStopIteration::new_err((value,))),
+            Some(Err(error)) => Err(error),
+            None => Err(PyRuntimeError::new_err(
+                "cannot reuse already awaited coroutine",
+            )),
+        }
+    }
+
+    #[pyo3(signature = (kind, value = None, _traceback = None))]
+    fn throw(
+        &self,
+        kind: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let error = match value {
+            Some(value) if !value.is_none() => value.clone(),
+            _ if kind.is_instance_of::<pyo3::types::PyType>() => kind.call0()?,
+            _ => kind.clone(),
+        };
+        Err(PyErr::from_value(error))
+    }
+
+    fn close(&self) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+}

@@ -7,9 +7,9 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyInt, PyString};
 use scsession_core::store::users::{self, UserKeys};
-use scsession_core::{KeyRing, SessionId};
+use scsession_core::KeyRing;
 
-use crate::{errors, parse_id};
+use crate::errors;
 
 /// The index keys of an app's user id under `keys`: a `str` or an `int`, compared by its text.
 pub fn user_keys(keys: &KeyRing, user_id: &Bound<'_, PyAny>) -> PyResult<UserKeys> {
@@ -25,7 +25,7 @@ pub fn user_keys(keys: &KeyRing, user_id: &Bound<'_, PyAny>) -> PyResult<UserKey
     if text.is_empty() {
         return Err(PyValueError::new_err("a user id must not be empty"));
     }
-    UserKeys::new(keys, text).map_err(|e| PyValueError::new_err(e.to_string()))
+    UserKeys::new(keys, text).map_err(errors::config_error)
 }
 
 /// The secrets a store's per-user index is keyed by: those of the middleware the store was
@@ -86,37 +86,6 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// What `_bind` records: the entry of session `id`, written at `now`, living `ttl_seconds`.
-pub struct NewEntry {
-    pub user: UserKeys,
-    pub entry: users::UserSession,
-    pub now: u64,
-}
-
-impl NewEntry {
-    pub fn new(
-        keys: &IndexKeys,
-        user_id: &Bound<'_, PyAny>,
-        id: &str,
-        created: u64,
-        now: u64,
-        ttl_seconds: u64,
-        user_agent: Option<String>,
-    ) -> PyResult<Self> {
-        let id = parse_id(id)?;
-        Ok(Self {
-            user: keys.of(user_id)?,
-            entry: users::UserSession::written(id, created, now, ttl_seconds, user_agent),
-            now,
-        })
-    }
-}
-
-/// The ids of `ids`, refusing any that is not one.
-pub fn parse_ids(ids: &[String]) -> PyResult<Vec<SessionId>> {
-    ids.iter().map(|id| parse_id(id)).collect()
 }
 
 /// One of a user's sessions, from `store.sessions_for_user(user_id)`. Times are unix seconds.

@@ -140,11 +140,16 @@ examples:
   SESSION_SECRET=... python -m scsession inspect 'session=AQzE3f...'
   python -m scsession inspect --secret-file keys.txt --cookie-name sid --max-age none - < cookie.txt
   python -m scsession inspect --store redis://cache:6379/0 'session=Yq3w...'
+  python -m scsession inspect --store redis://cache:6379/0 -- '-Yq3w...'  # leading -
 
 exit codes: 0 opened and live, 3 does not open or expired (stderr says why),
 2 bad arguments or no key, 1 the store failed (--store)""",
     )
-    inspecting.add_argument("cookie", help="the cookie: VALUE, NAME=VALUE, a Cookie header, or -")
+    inspecting.add_argument(
+        "cookie",
+        help="the cookie: VALUE, NAME=VALUE, a Cookie header, or - (a server-side session's "
+        "VALUE may start with '-': pass NAME=VALUE, or -- before it)",
+    )
     inspecting.add_argument(
         "--cookie-name",
         help=f"the cookie's name, bound into the seal (default {DEFAULT_COOKIE_NAME}, or the "

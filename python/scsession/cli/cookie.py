@@ -117,8 +117,8 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def expiry_reason(why: tuple[str, int | None, int], created: int) -> str:
-    kind, limit, at = why
+def expiry_reason(why: _core.Expiry, created: int) -> str:
+    kind, limit, at = why.reason, why.limit, why.at
     if kind == "max_age":
         return (
             f"its maximum age of {limit} s (--max-age) from its creation at {utc(created)} ran "
@@ -149,18 +149,24 @@ def inspect(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
     except ValueError as error:
         raise UsageError(str(error)) from error
     try:
-        kind, session_id, key_id, created, last_seen, data_bytes = sealer.inspect_cookie(value)
+        found = sealer.inspect_cookie(value)
     except ValueError as error:
         raise Refused(f'the "{name}" cookie does not open: {error}') from error
     report: dict[str, Any] = {"cookie_name": name}
-    if kind == "signed id":
-        report |= {"kind": "server-side session id", "id": session_id, "mac": "verified"}
+    if found.kind == "signed id":
+        report |= {"kind": "server-side session id", "id": found.id, "mac": "verified"}
         if args.store is None:
             return report, None
-        key_id, created, last_seen, data_bytes = load_record(args, sealer, session_id)
+        found = load_record(args, sealer, found.id)
         report["kind"] = "server-side session"
     else:
-        report |= {"kind": "cookie session", "id": session_id}
+        report |= {"kind": "cookie session", "id": found.id}
+    key_id, created, last_seen, data_bytes = (
+        found.key_id,
+        found.created,
+        found.last_seen,
+        found.data,
+    )
     assert created is not None and last_seen is not None and data_bytes is not None
     try:
         data = _core.loads(data_bytes)
@@ -182,9 +188,7 @@ def inspect(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
     return report, None if why is None else expiry_reason(why, created)
 
 
-def load_record(
-    args: argparse.Namespace, sealer: _core.Sealer, session_id: str
-) -> tuple[str, int, int, bytes]:
+def load_record(args: argparse.Namespace, sealer: _core.Sealer, session_id: str) -> _core.Inspected:
     """The opened record of ``session_id`` from ``args.store``."""
     store = open_store(args, args.store)
     blob = run(lambda: store.load(session_id))

@@ -161,7 +161,8 @@ def stats(args: argparse.Namespace, url: str) -> tuple[str, dict[str, Any]]:
     store = open_store(args, url)
     kind = store_kind(url)
     if kind == "sql":
-        live, expired, table_bytes = run(store.stats)
+        found = run(store.stats)
+        live, expired, table_bytes = found.live, found.expired, found.table_bytes
         report = {
             "store": "sql",
             "table": args.table,

@@ -1,7 +1,9 @@
 //! A store-mode save as a state machine ([`Finishing`]), and its driver for Rust stores.
 
 use std::collections::VecDeque;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use super::outcome::{Finished, Outcome};
@@ -30,6 +32,9 @@ pub enum Next {
 #[derive(Debug)]
 pub struct Finishing {
     saving: Option<Saving>,
+    /// The session's entry in its user's index: written once the save went through, or by
+    /// [`run_indexed`](Self::run_indexed) at the same time as the save (one round trip).
+    entry: Option<Op>,
     after: VecDeque<Op>,
     /// How it ends once the write went through.
     done: Option<Finished>,
@@ -44,14 +49,9 @@ impl Finishing {
         data: &[u8],
         now: u64,
         indexed: bool,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Option<Self>, StoreError> {
         let Some(write) = state.plan(engine, data, now) else {
-            return Ok(Self {
-                saving: None,
-                after: VecDeque::new(),
-                done: Some(Finished::unchanged()),
-                loaded: None,
-            });
+            return Ok(None);
         };
         let keys = |user: &str| UserKeys::new(engine.sealer().keys(), user);
         let mut after: VecDeque<Op> = write.dead.iter().map(|&id| Op::Delete { id }).collect();
@@ -74,16 +74,19 @@ impl Finishing {
                 }
             }
         }
-        if let Some((user, agent)) = user {
-            let ttl = engine.lifetime().store_ttl(write.created, now);
-            let entry = UserSession::written(write.id, write.created, now, ttl, agent);
-            after.push_back(Op::IndexPut {
-                user: *keys(&user)?.primary(),
-                id: write.id,
-                entry: entry.encode(),
-                ttl: Duration::from_secs(entry.expires_at.saturating_sub(now).max(1)),
-            });
-        }
+        let entry = match user {
+            Some((user, agent)) => {
+                let ttl = engine.lifetime().store_ttl(write.created, now);
+                let entry = UserSession::written(write.id, write.created, now, ttl, agent);
+                Some(Op::IndexPut {
+                    user: *keys(&user)?.primary(),
+                    id: write.id,
+                    entry: entry.encode(),
+                    ttl: Duration::from_secs(entry.expires_at.saturating_sub(now).max(1)),
+                })
+            }
+            None => None,
+        };
         let swapped = write.base.is_some();
         let saving = (!write.emptied).then(|| {
             Saving::new(Commit {
@@ -99,12 +102,13 @@ impl Finishing {
             })
         });
         let value = (!write.emptied).then(|| engine.sealer().sign_id(&write.id));
-        Ok(Self {
+        Ok(Some(Self {
             saving,
+            entry,
             after,
             done: Some(write.finished(value.as_deref(), engine)),
             loaded: loaded_id.filter(|_| swapped),
-        })
+        }))
     }
 
     /// The session id whose saves must not overlap within one process (the loaded id of a
@@ -115,16 +119,58 @@ impl Finishing {
         self.loaded
     }
 
+    /// Runs the save to its end against `store` (its per-user index is left alone).
+    pub async fn run<S: SessionStore + ?Sized>(
+        self,
+        engine: &Engine,
+        store: &S,
+    ) -> Result<Finished, StoreError> {
+        drive(engine, &Plain(store), self).await
+    }
+
+    /// Runs the save to its end against `store`, keeping its per-user index (made with
+    /// `indexed`). The session's index entry is written at the same time as the session, so a
+    /// bound session's save waits for one round trip, not two; if the save finds the session
+    /// ended meanwhile, the entry is removed again.
+    pub async fn run_indexed<S: UserIndex + ?Sized>(
+        mut self,
+        engine: &Engine,
+        store: &S,
+    ) -> Result<Finished, StoreError> {
+        let store = Indexed(store);
+        let entry = self.saving.as_ref().and(self.entry.take());
+        let Some(entry) = entry else {
+            return drive(engine, &store, self).await;
+        };
+        let Op::IndexPut { user, id, .. } = entry else {
+            unreachable!("the entry is an index put");
+        };
+        let (finished, indexed) = join(drive(engine, &store, self), store.perform(entry)).await;
+        let finished = finished?;
+        if matches!(finished.outcome, Outcome::EndedElsewhere { .. }) {
+            let ids = vec![id];
+            store.perform(Op::IndexRemove { user, ids }).await?;
+        }
+        indexed?;
+        Ok(finished)
+    }
+
     /// The next step, given how the last operation went (`None` for the first call).
     pub fn next(&mut self, engine: &Engine, reply: Option<Reply>) -> Result<Next, StoreError> {
         if let Some(saving) = &mut self.saving {
             match saving.next(engine.sealer(), engine.lifetime(), reply)? {
                 Step::Do(op) => return Ok(Next::Do(op)),
-                Step::Finished(Committed::Saved) => self.saving = None,
+                Step::Finished(Committed::Saved) => {
+                    self.saving = None;
+                    if let Some(entry) = self.entry.take() {
+                        self.after.push_front(entry);
+                    }
+                }
                 Step::Finished(Committed::Gone) => {
                     // Ended by another request meanwhile: nothing of it was written, and the
                     // browser keeps whatever cookie that request set.
                     self.saving = None;
+                    self.entry = None;
                     self.after.clear();
                     self.done = Some(Finished {
                         outcome: match self.loaded {
@@ -195,4 +241,32 @@ pub(crate) async fn drive<P: Perform>(
             Next::Done(finished) => return Ok(finished),
         }
     }
+}
+
+/// Runs two futures concurrently on the caller's task; both outputs once both are done (the
+/// core has no async runtime of its own).
+async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut done_a, mut done_b) = (None, None);
+    poll_fn(|cx| {
+        if done_a.is_none() {
+            if let Poll::Ready(out) = a.as_mut().poll(cx) {
+                done_a = Some(out);
+            }
+        }
+        if done_b.is_none() {
+            if let Poll::Ready(out) = b.as_mut().poll(cx) {
+                done_b = Some(out);
+            }
+        }
+        if done_a.is_some() && done_b.is_some() {
+            Poll::Ready((
+                done_a.take().unwrap_or_else(|| unreachable!()),
+                done_b.take().unwrap_or_else(|| unreachable!()),
+            ))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }

@@ -5,7 +5,7 @@
 //!
 //! 1. **Open**: [`Engine::open_cookie`] (cookie mode, no I/O) or [`Engine::load`] (store mode)
 //!    gives an [`Opened`]: the request's [`SessionState`] and the session data, encoded
-//!    ([`format`](crate::format), a dict).
+//!    ([`format`](mod@crate::format), a dict).
 //! 2. **Use**: the front end decodes the data for the handler, and calls
 //!    [`SessionState::regenerate`] or [`SessionState::invalidate`] when the handler does.
 //! 3. **Finish**: with the data encoded again, [`Engine::finish_cookie`],
@@ -247,14 +247,14 @@ impl Engine {
 
     /// Store mode, as a state machine: what [`finish_store`](Self::finish_store) (or, with
     /// `indexed`, [`finish_indexed`](Self::finish_indexed)) does, one store operation at a
-    /// time, for a store the caller drives itself.
+    /// time, for a store the caller drives itself. `None`: nothing to write or send.
     pub fn finishing(
         &self,
         state: &mut SessionState,
         data: &[u8],
         now: u64,
         indexed: bool,
-    ) -> Result<Finishing, StoreError> {
+    ) -> Result<Option<Finishing>, StoreError> {
         Finishing::new(self, state, data, now, indexed)
     }
 
@@ -268,8 +268,10 @@ impl Engine {
         data: &[u8],
         now: u64,
     ) -> Result<Finished, StoreError> {
-        let finishing = self.finishing(state, data, now, false)?;
-        finishing::drive(self, &finishing::Plain(store), finishing).await
+        match self.finishing(state, data, now, false)? {
+            Some(finishing) => finishing.run(self, store).await,
+            None => Ok(Finished::unchanged()),
+        }
     }
 
     /// [`finish_store`](Self::finish_store) for a store with a per-user index: a session bound
@@ -281,8 +283,10 @@ impl Engine {
         data: &[u8],
         now: u64,
     ) -> Result<Finished, StoreError> {
-        let finishing = self.finishing(state, data, now, true)?;
-        finishing::drive(self, &finishing::Indexed(store), finishing).await
+        match self.finishing(state, data, now, true)? {
+            Some(finishing) => finishing.run_indexed(self, store).await,
+            None => Ok(Finished::unchanged()),
+        }
     }
 
     /// `Max-Age` of a cookie written now for a session created at `created`: the seconds it has

@@ -205,7 +205,9 @@ pub struct Finished {
 }
 
 impl Finished {
-    pub(crate) fn unchanged() -> Self {
+    /// Nothing written, nothing to send.
+    #[must_use]
+    pub fn unchanged() -> Self {
         Self {
             outcome: Outcome::Unchanged,
             set_cookie: None,

@@ -5,7 +5,7 @@ use super::Engine;
 use crate::format::{self, Value};
 use crate::id::SessionId;
 
-/// Where [`Session.flash`] and the axum `Session::flash` keep pending messages: a list of
+/// Where the Python `Session.flash` and the axum `Session::flash` keep pending messages: a list of
 /// `[category, message]` lists.
 pub const FLASHES_KEY: &str = "_flashes";
 /// Where `bind_user` records the user a session belongs to:

@@ -281,6 +281,7 @@ fn a_python_store_runs_the_same_machine_step_by_step() {
     let mut state = engine.new_session(None).state;
     let mut finishing = engine
         .finishing(&mut state, &dict(&[("a", Value::Int(1))]), NOW, false)
+        .unwrap()
         .unwrap();
     assert_eq!(finishing.lock_id(), None);
     let mut reply = None;
@@ -297,4 +298,28 @@ fn a_python_store_runs_the_same_machine_step_by_step() {
     assert_eq!(ops, 1);
     assert!(matches!(finished.outcome, Outcome::Created { .. }));
     assert!(store.load_now(&state.id().unwrap()).is_some());
+}
+
+#[test]
+fn a_bound_session_ended_elsewhere_leaves_no_index_entry_behind() {
+    let engine = engine();
+    let store = MemoryStore::new();
+    let keys = UserKeys::new(engine.sealer().keys(), "bob").unwrap();
+    let data = dict(&[(BOUND_USER_KEY, bound("bob"))]);
+    let mut opened = block_on(engine.load(&store, [&b""[..]], NOW)).unwrap();
+    let done = block_on(engine.finish_indexed(&store, &mut opened.state, &data, NOW)).unwrap();
+    let header = cookie_of(&done.set_cookie.unwrap());
+    let mut slow = block_on(engine.load(&store, [header.as_bytes()], NOW)).unwrap();
+    // Log out everywhere while the slow request runs; then it saves a change.
+    assert_eq!(
+        block_on(users::invalidate_user(&store, &keys, None, NOW)).unwrap(),
+        1
+    );
+    let changed = dict(&[(BOUND_USER_KEY, bound("bob")), ("x", Value::Int(1))]);
+    let late = block_on(engine.finish_indexed(&store, &mut slow.state, &changed, NOW)).unwrap();
+    assert!(matches!(late.outcome, Outcome::EndedElsewhere { .. }));
+    assert!(store.index_list_now(keys.primary()).is_empty());
+    assert!(block_on(users::sessions_for_user(&store, &keys))
+        .unwrap()
+        .is_empty());
 }

@@ -152,7 +152,7 @@ impl MemoryStore {
         }
     }
 
-    /// [`SessionStore::index_put`], at once.
+    /// [`UserIndex::index_put`], at once.
     pub fn index_put_now(&self, user: &UserKey, id: &SessionId, entry: &[u8], ttl: Duration) {
         let now = Instant::now();
         let mut inner = self.lock();
@@ -162,7 +162,7 @@ impl MemoryStore {
         inner.wrote(now);
     }
 
-    /// [`SessionStore::index_remove`], at once.
+    /// [`UserIndex::index_remove`], at once.
     pub fn index_remove_now(&self, user: &UserKey, ids: &[SessionId]) {
         let mut inner = self.lock();
         if let Some(entries) = inner.users.get_mut(user) {
@@ -175,7 +175,7 @@ impl MemoryStore {
         }
     }
 
-    /// [`SessionStore::index_list`], at once.
+    /// [`UserIndex::index_list`], at once.
     #[must_use]
     pub fn index_list_now(&self, user: &UserKey) -> Vec<(SessionId, Vec<u8>)> {
         let now = Instant::now();

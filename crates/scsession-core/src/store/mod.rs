@@ -134,7 +134,7 @@ pub use self::redis::RedisStore;
 #[cfg(feature = "memcached-store")]
 mod memcached;
 #[cfg(feature = "memcached-store")]
-pub use memcached::MemcachedStore;
+pub use memcached::{MemcachedStore, MAX_SESSIONS_PER_USER};
 
 #[cfg(feature = "sql-store")]
 mod sql;

@@ -2,7 +2,7 @@
 //! all ("log out everywhere", after a password change).
 //!
 //! A store keeps, for each [`UserKey`], one small entry per session ([`UserSession`], encoded by
-//! this module; opaque to the store) through three [`SessionStore`] methods: `index_put`,
+//! this module; opaque to the store) through the three methods of [`UserIndex`]: `index_put`,
 //! `index_remove` and `index_list`. The index lives in the same store as the sessions and
 //! expires with them: each entry carries its session's expiry, and the store keeps the index
 //! at least as long as its longest-lived entry.
@@ -14,9 +14,6 @@
 //! of that session, which is also when its expiry moves.
 
 use core::fmt;
-use core::future::{poll_fn, Future};
-use core::pin::pin;
-use core::task::Poll;
 use std::collections::hash_map::{Entry, HashMap};
 use std::time::Duration;
 
@@ -25,11 +22,9 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{commit, Commit, Committed, StoreError, UserIndex};
-use crate::expiry::Lifetime;
+use super::{StoreError, UserIndex};
 use crate::id::SessionId;
 use crate::keys::KeyRing;
-use crate::seal::Sealer;
 
 /// Longest user agent kept in an entry (bytes); longer ones are cut at a character boundary.
 pub const MAX_USER_AGENT: usize = 512;
@@ -207,75 +202,6 @@ pub async fn bind<S: UserIndex + ?Sized>(
     store.index_put(user, &entry.id, &entry.encode(), ttl).await
 }
 
-/// The user a session is bound to, for [`commit_bound`].
-#[derive(Clone, Copy, Debug)]
-pub struct Binding<'a> {
-    /// The user.
-    pub user: &'a UserKeys,
-    /// What the app gave as the session's user agent.
-    pub user_agent: Option<&'a str>,
-}
-
-/// [`commit`] of a session and, when it is bound to a user, its entry in the user's index, both
-/// at once: the two writes go out together, so the save waits for one round trip, not two. If
-/// the save finds the session ended meanwhile, the entry is removed again. Without a binding
-/// this is exactly [`commit`].
-pub async fn commit_bound<S: UserIndex + ?Sized>(
-    store: &S,
-    sealer: &Sealer,
-    lifetime: &Lifetime,
-    write: Commit<'_>,
-    binding: Option<Binding<'_>>,
-) -> Result<Committed, StoreError> {
-    let Some(binding) = binding else {
-        return commit(store, sealer, lifetime, write).await;
-    };
-    let entry = UserSession::written(
-        write.id,
-        write.created,
-        write.now,
-        lifetime.store_ttl(write.created, write.now),
-        binding.user_agent.map(str::to_owned),
-    );
-    let (saved, indexed) = join(
-        commit(store, sealer, lifetime, write),
-        bind(store, binding.user.primary(), &entry, write.now),
-    )
-    .await;
-    let saved = saved?;
-    if saved == Committed::Gone {
-        unbind(store, binding.user, &[entry.id]).await?;
-    }
-    indexed?;
-    Ok(saved)
-}
-
-/// Runs two futures concurrently on the caller's task; both outputs once both are done.
-async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    let (mut done_a, mut done_b) = (None, None);
-    poll_fn(|cx| {
-        if done_a.is_none() {
-            if let Poll::Ready(out) = a.as_mut().poll(cx) {
-                done_a = Some(out);
-            }
-        }
-        if done_b.is_none() {
-            if let Poll::Ready(out) = b.as_mut().poll(cx) {
-                done_b = Some(out);
-            }
-        }
-        match (done_a.take(), done_b.take()) {
-            (Some(a), Some(b)) => Poll::Ready((a, b)),
-            (a, b) => {
-                (done_a, done_b) = (a, b);
-                Poll::Pending
-            }
-        }
-    })
-    .await
-}
-
 /// Removes sessions `ids` from the index of `user` (their records are left alone).
 pub async fn unbind<S: UserIndex + ?Sized>(
     store: &S,
@@ -404,51 +330,6 @@ mod tests {
             None
         );
         assert_eq!(e.id_prefix(), e.id.to_string()[..8]);
-    }
-
-    #[test]
-    fn commit_bound_saves_and_indexes_or_unbinds_a_session_that_ended() {
-        use crate::keys::KeyRing;
-        let sealer = Sealer::new(KeyRing::new(&[[7u8; 32]]).unwrap(), "session");
-        let life = Lifetime::new(Some(3600), None);
-        let store = MemoryStore::new();
-        let user = UserKeys::new(&ring(), "ada").unwrap();
-        let binding = Binding {
-            user: &user,
-            user_agent: Some("Firefox"),
-        };
-        let data = crate::format::encode(&crate::format::Value::Dict(vec![])).unwrap();
-        let id = SessionId::random();
-        let new = Commit {
-            id,
-            created: 1000,
-            now: 1000,
-            data: &data,
-            base: None,
-            previous: None,
-        };
-        let saved = MemoryStore::run_now(commit_bound(&store, &sealer, &life, new, Some(binding)));
-        assert_eq!(saved, Ok(Committed::Saved));
-        let listed = MemoryStore::run_now(sessions_for_user(&store, &user)).unwrap();
-        assert_eq!((listed[0].id, listed[0].expires_at), (id, 1000 + 3600));
-        assert_eq!(listed[0].user_agent.as_deref(), Some("Firefox"));
-
-        let blob = store.load_now(&id).unwrap();
-        store.delete_now(&id); // signed out by another request meanwhile
-        let late = Commit {
-            id,
-            created: 1000,
-            now: 1010,
-            data: &data,
-            base: Some((&blob, &data)),
-            previous: None,
-        };
-        let saved = MemoryStore::run_now(commit_bound(&store, &sealer, &life, late, Some(binding)));
-        assert_eq!(saved, Ok(Committed::Gone));
-        assert!(
-            store.index_list_now(user.primary()).is_empty(),
-            "no entry for a session that ended"
-        );
     }
 
     #[test]

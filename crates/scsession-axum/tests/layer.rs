@@ -384,3 +384,15 @@ async fn a_store_outage_is_a_503_with_retry_after_for_handlers_that_use_the_sess
         (StatusCode::OK, "hello")
     );
 }
+
+#[tokio::test]
+async fn a_session_too_large_for_its_cookie_is_a_500_never_a_cookie_the_browser_drops() {
+    async fn big(session: Session) {
+        session.insert("blob", &"x".repeat(5000)).unwrap();
+    }
+    let layer = SessionLayer::builder(keys(&[KEY])).build().unwrap();
+    let mut browser = Browser::new(app_with(layer, Router::new().route("/big", post(big))));
+    let response = browser.post("/big").await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(set_cookie(&response), None);
+}

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from scsession import RedisStore
 from scsession._outage import PROBE_EVERY
 
 from .support import HTTPS, ReplaceStore, make_app, no_set_cookie, the_set_cookie
@@ -175,3 +176,24 @@ def test_a_connection_error_of_the_handlers_own_is_passed_on() -> None:
 def test_on_store_error_takes_only_its_two_values() -> None:
     with pytest.raises(ValueError, match="on_store_error must be 'fail' or 'anonymous'"):
         TestClient(make_app(store=FlakyStore(), on_store_error="retry")).get("/view")
+
+
+def test_a_request_without_a_session_cookie_never_waits_for_a_built_in_store(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing to load, so nothing is asked of the store: a store that is down goes unnoticed
+    by visitors without a session (a refused port stands for one)."""
+    import socket
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    store = RedisStore(f"redis://127.0.0.1:{port}/0", connect_timeout=0.5, timeout=0.5)
+    client = TestClient(make_app(store=store, routes=ROUTES), base_url=HTTPS)
+    with caplog.at_level("ERROR", logger="scsession"):
+        for _ in range(3):
+            response = client.get("/public")
+            assert response.status_code == 200 and no_set_cookie(response)
+    assert "unavailable" not in caplog.text
+    assert client.get("/view").status_code == 200, "an empty new session needs no store either"
+    assert "unavailable" not in caplog.text

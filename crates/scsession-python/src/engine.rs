@@ -117,7 +117,8 @@ impl Engine {
         Opened::new(py, &self.core, self.core.new_session(None))
     }
 
-    /// Store mode, a built-in store: resolves to the session the ASGI `headers` point at.
+    /// Store mode, a built-in store: resolves to the session the ASGI `headers` point at. The
+    /// cookie is checked here; without an id worth loading, nothing waits for the store.
     fn load<'py>(
         &self,
         py: Python<'py>,
@@ -125,15 +126,15 @@ impl Engine {
         headers: &Bound<'py, PyAny>,
         now: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let values: Vec<Vec<u8>> = cookie_headers(headers)?
-            .iter()
-            .map(|v| v.as_bytes().to_vec())
-            .collect();
+        let values = cookie_headers(headers)?;
+        let ids = self
+            .core
+            .session_ids(values.iter().map(PyBytesMethods::as_bytes));
         let (engine, store) = (Arc::clone(&self.core), store.get().clone_inner());
-        let inline = store.inline();
+        let inline = store.inline() || ids.is_empty();
         StoreCall::new(inline, async move {
             let opened = store
-                .open(&engine, &values, now)
+                .open(&engine, &ids, now)
                 .await
                 .map_err(errors::store_error)?;
             Ok(LoadedOpened { engine, opened })

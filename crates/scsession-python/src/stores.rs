@@ -40,7 +40,7 @@ pub(crate) trait DynStore: Send + Sync + 'static {
         ttl: Duration,
     ) -> Fut<'_, Swap>;
     fn delete(&self, id: SessionId) -> Fut<'_, ()>;
-    fn open<'a>(&'a self, engine: &'a Engine, headers: &'a [Vec<u8>], now: u64) -> Fut<'a, Opened>;
+    fn open<'a>(&'a self, engine: &'a Engine, ids: &'a [SessionId], now: u64) -> Fut<'a, Opened>;
     fn finish<'a>(&'a self, engine: &'a Engine, finishing: Finishing) -> Fut<'a, Finished>;
     fn sessions_for_user(&self, user: UserKeys) -> Fut<'_, Vec<UserSession>>;
     fn invalidate_user(
@@ -78,8 +78,8 @@ impl<S: UserIndex + 'static> DynStore for Dyn<S> {
     fn delete(&self, id: SessionId) -> Fut<'_, ()> {
         Box::pin(async move { self.store.delete(&id).await })
     }
-    fn open<'a>(&'a self, engine: &'a Engine, headers: &'a [Vec<u8>], now: u64) -> Fut<'a, Opened> {
-        Box::pin(engine.load(&*self.store, headers.iter().map(Vec::as_slice), now))
+    fn open<'a>(&'a self, engine: &'a Engine, ids: &'a [SessionId], now: u64) -> Fut<'a, Opened> {
+        Box::pin(engine.load_ids(&*self.store, ids, now))
     }
     fn finish<'a>(&'a self, engine: &'a Engine, finishing: Finishing) -> Fut<'a, Finished> {
         Box::pin(finishing.run_indexed(engine, &*self.store))

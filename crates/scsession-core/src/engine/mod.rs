@@ -204,8 +204,20 @@ impl Engine {
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
         now: u64,
     ) -> Result<Opened, StoreError> {
+        self.load_ids(store, &self.session_ids(cookie_headers), now)
+            .await
+    }
+
+    /// Store mode: loads the first of `ids` (from [`session_ids`](Self::session_ids)) whose
+    /// record opens and lives, else a new session. No store call at all without ids.
+    pub async fn load_ids<S: SessionStore + ?Sized>(
+        &self,
+        store: &S,
+        ids: &[SessionId],
+        now: u64,
+    ) -> Result<Opened, StoreError> {
         let mut expired = None;
-        for id in self.session_ids(cookie_headers) {
+        for &id in ids {
             let Some(blob) = store.load(&id).await? else {
                 continue;
             };

@@ -50,7 +50,7 @@ impl Finishing {
         now: u64,
         indexed: bool,
     ) -> Result<Option<Self>, StoreError> {
-        let Some(write) = state.plan(engine, data, now) else {
+        let Some(write) = state.plan(engine, data, now, indexed) else {
             return Ok(None);
         };
         let keys = |user: &str| UserKeys::new(engine.sealer().keys(), user);

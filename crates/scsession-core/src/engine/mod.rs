@@ -238,7 +238,7 @@ impl Engine {
         data: &[u8],
         now: u64,
     ) -> Result<Finished, TooLarge> {
-        let Some(write) = state.plan(self, data, now) else {
+        let Some(write) = state.plan(self, data, now, false) else {
             return Ok(Finished::unchanged());
         };
         if write.emptied {

@@ -37,7 +37,8 @@ pub struct SessionState {
     created: u64,
     /// When it was last written.
     last_seen: u64,
-    /// The data as last loaded or written, to tell whether it changed.
+    /// The data as last written by this request; `None`: as loaded (or nothing, for a new
+    /// session). To tell whether it changed.
     written: Option<Vec<u8>>,
     /// An id this request ended (by regenerating or invalidating its loaded session).
     retired: Option<SessionId>,
@@ -51,7 +52,7 @@ impl SessionState {
             id: Some(loaded.id),
             created: loaded.created,
             last_seen: loaded.last_seen,
-            written: Some(loaded.data.clone()),
+            written: None,
             loaded: Some(loaded),
             retired: None,
             force: false,
@@ -100,7 +101,14 @@ impl SessionState {
     /// Whether the data differs from what was last loaded or written (`data` encoded).
     #[must_use]
     pub fn changed(&self, data: &[u8]) -> bool {
-        self.written.as_deref() != Some(data)
+        self.last_data() != Some(data)
+    }
+
+    /// The data as last written by this request, else as loaded.
+    fn last_data(&self) -> Option<&[u8]> {
+        self.written
+            .as_deref()
+            .or_else(|| self.loaded.as_ref().map(|l| l.data.as_slice()))
     }
 
     /// Gives the session a new id, keeping its data; the old id ends when the session is
@@ -131,7 +139,21 @@ impl SessionState {
 
     /// Decides what finishing the session with `data` at `now` must do, and records it as
     /// done (an error afterwards fails the request). `None`: nothing to write or send.
-    pub(crate) fn plan(&mut self, engine: &Engine, data: &[u8], now: u64) -> Option<Write> {
+    /// `indexed`: the store keeps a per-user index, so the user the session was loaded with
+    /// matters (it is read from the loaded data only then).
+    pub(crate) fn plan(
+        &mut self,
+        engine: &Engine,
+        data: &[u8],
+        now: u64,
+        indexed: bool,
+    ) -> Option<Write> {
+        let user_of = |loaded: &Loaded| {
+            indexed
+                .then(|| bound_user(&loaded.data))
+                .flatten()
+                .map(|(user, _)| user)
+        };
         let loaded_id = self.loaded_id();
         let empty = data == engine.empty_data();
         if empty {
@@ -150,7 +172,7 @@ impl SessionState {
                 base: None,
                 previous: None,
                 loaded_id: Some(loaded.id),
-                loaded_user: bound_user(&loaded.data).map(|(user, _)| user),
+                loaded_user: user_of(&loaded),
                 data: Vec::new(),
             });
         }
@@ -164,7 +186,8 @@ impl SessionState {
         if self.created == 0 {
             self.created = now;
         }
-        let before = self.written.replace(data.to_vec());
+        let before = self.last_data().map(<[u8]>::to_vec);
+        self.written = Some(data.to_vec());
         let change = Change {
             before: before.clone(),
             after: data.to_vec(),
@@ -210,9 +233,7 @@ impl SessionState {
             base: swapped.and_then(|l| Some((l.blob.clone()?, l.data.clone()))),
             previous: loaded_id.filter(|_| moved),
             loaded_id,
-            loaded_user: loaded
-                .and_then(|l| bound_user(&l.data))
-                .map(|(user, _)| user),
+            loaded_user: loaded.and_then(user_of),
             data: data.to_vec(),
         })
     }

@@ -25,12 +25,13 @@ from scsession import (
 from scsession._outage import PROBE_EVERY
 from scsession.testing import Browser, StoreConformance, UserIndexConformance
 
-from .support import ReplaceStore
+from .support import DictStore, ReplaceStore
 
 KINDS = ["memory", "sqlite", "redis", "cluster", "memcached", "postgres", "mysql"]
-#: The races below run on every built-in store and on a store written in Python with
-#: `replace` (tests/support.ReplaceStore): the middleware gives it the same guarantees.
-RACE_KINDS = [*KINDS, "custom"]
+#: The races below run on every built-in store, on a store written in Python with `replace`
+#: (tests/support.ReplaceStore), and on one with only load, save and delete (DictStore, whose
+#: `replace` the middleware stands in for: within one process, the same guarantees).
+RACE_KINDS = [*KINDS, "custom", "plain"]
 #: The server fixture (tests/servers.py) of each networked kind.
 SERVERS = {
     "redis": "redis_server",
@@ -57,6 +58,8 @@ def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Cal
             return MemoryStore()
         if kind == "custom":
             return ReplaceStore()
+        if kind == "plain":
+            return DictStore()
         if kind == "sqlite":
             return SQLStore(f"sqlite:///{tmp_path}/sessions.db", table=f"t_{unique}", **options)
         assert server is not None, f"{kind} runs on a server"
@@ -285,7 +288,7 @@ async def live_sessions(store: Any) -> int:
     """How many session records the store holds."""
     if isinstance(store, MemoryStore):
         return len(store)
-    if isinstance(store, ReplaceStore):
+    if isinstance(store, DictStore):
         return len(store.records)
     count: int = await store.count()
     return count

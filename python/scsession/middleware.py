@@ -114,6 +114,7 @@ class SCsessionMiddleware:
         self._host = host_for(store, self._saver is not None and self._saver.indexed is not None)
         self._on_event = on_event
         self._cookie_loader = self._open_cookie  # a bound method made once, not per request
+        self._cookie_marker = cookie_name.encode("latin-1") + b"="  # for a debug line only
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] not in _SESSION_SCOPES:
@@ -162,11 +163,10 @@ class SCsessionMiddleware:
     def _open_cookie(self, headers: Headers) -> Any:
         """The lazy loader of a cookie session; runs at the session's first use."""
         opened = self._engine.open_cookie(headers, _clock.now())
-        marker = self._engine.cookie_name.encode("latin-1") + b"="
         if (
             opened.state.id is None
             and logger.isEnabledFor(logging.DEBUG)
-            and any(key == b"cookie" and marker in value for key, value in headers)
+            and any(key == b"cookie" and self._cookie_marker in value for key, value in headers)
         ):
             logger.debug("scsession: the session cookie did not open; a fresh session")
         return opened

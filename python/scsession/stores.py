@@ -49,9 +49,10 @@ class SessionStore(Protocol):
     written). With it the middleware gives the store the guarantees of the built-in ones: two
     requests changing one session both keep their changes, a slow request never writes back a
     session that was signed out, and ``regenerate()`` never undoes a sign-out. Every built-in
-    store has it. A store without it may define ``async update(id, data, ttl_seconds) -> bool``
-    (replace only if present: a sign-out still sticks, but of two overlapping requests the later
-    save wins whole); with neither, a slow request can bring a signed-out session back.
+    store has it. Without it the middleware stands in for it with ``load``, a comparison, then
+    ``async update(id, data, ttl_seconds) -> bool`` (replace only if present) if the store has
+    one, else ``save``: the same guarantees within one process, but the check and the write are
+    two steps, so another process's write between them can be lost.
 
     Every built-in store also keeps a per-user index: ``await store.sessions_for_user(user_id)``
     and ``await store.invalidate_user(user_id, except_id=None)`` (see ``Session.bind_user``).

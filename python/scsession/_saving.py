@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from time import monotonic as _monotonic
-from typing import Any
+from typing import Any, TypeVar
 
 from scsession import _clock, _core
 from scsession._outage import OUTAGE_ERRORS, Outage
 from scsession.session import Opening
 
 __all__ = ["PerIdLock", "Saver"]
+
+T = TypeVar("T")
 
 
 class PerIdLock:
@@ -97,28 +99,17 @@ class Saver:
         self._locks = PerIdLock()
 
     async def load(self, headers: Iterable[tuple[bytes, bytes]]) -> Opening:
-        """The session the request's cookie points at. While the store is down, only one
-        request a second waits for it; the others fail at once."""
-        outage = self._outage
-        down = outage.skip() if outage.since is not None else None
-        if down is not None:
-            outage.failed(down)
-            raise down
-        tried, now = _monotonic(), _clock.now()
-        try:
-            if self.indexed is not None:
-                opened: Opening = await self._engine.load(self.indexed, headers, now)
-            else:
-                opened = await self._load_python(headers, now)
-        except OUTAGE_ERRORS as error:
-            outage.failed(error, tried)
-            raise
-        if outage.since is not None and self._engine.session_ids(headers):
-            await self._store_is_back()
-        return opened
+        """The session the request's cookie points at."""
+        # Without an id worth loading, nothing was asked of the store: no sign it is back.
+        return await self._through_outage(
+            lambda: self._fetch(headers, _clock.now()),
+            lambda: bool(self._engine.session_ids(headers)),
+        )
 
-    async def _load_python(self, headers: Iterable[tuple[bytes, bytes]], now: int) -> Opening:
-        """A store written in Python: the record under the first id whose record opens."""
+    async def _fetch(self, headers: Iterable[tuple[bytes, bytes]], now: int) -> Opening:
+        if self.indexed is not None:  # a built-in store: the whole load runs in Rust
+            return await self._engine.load(self.indexed, headers, now)
+        # A store written in Python: the record under the first id whose record opens.
         expired = None
         for session_id in self._engine.session_ids(headers):
             blob = await self._store.load(session_id)
@@ -134,20 +125,29 @@ class Saver:
         finishing = self._engine.finishing(state, data, now, self.indexed is not None)
         if finishing is None:
             return None
+        return await self._through_outage(lambda: self._locked(finishing))
+
+    async def _through_outage(
+        self, call: Callable[[], Awaitable[T]], asked: Callable[[], bool] | None = None
+    ) -> T:
+        """Runs `call`, a use of the store. While the store is down, only one request a second
+        waits for it and the others fail at once; a failure is counted (logged once per outage)
+        and raised; an answer after an outage ends it (`asked`: whether the store was asked at
+        all)."""
         outage = self._outage
-        tried = None
+        down = outage.skip() if outage.since is not None else None
+        if down is not None:
+            outage.failed(down)
+            raise down
+        tried = _monotonic()
         try:
-            down = outage.skip() if outage.since is not None else None
-            if down is not None:
-                raise down
-            tried = _monotonic()
-            finished = await self._locked(finishing)
+            result = await call()
         except OUTAGE_ERRORS as error:
             outage.failed(error, tried)
             raise
-        if outage.since is not None:
+        if outage.since is not None and (asked is None or asked()):
             await self._store_is_back()
-        return finished
+        return result
 
     async def _locked(self, finishing: _core.Finishing) -> _core.Finished:
         lock = finishing.lock_id

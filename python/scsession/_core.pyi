@@ -63,10 +63,6 @@ class Sealer:
     def sign_id(self, id: str) -> str:
         """The cookie value of a server-side session: its id and a MAC."""
 
-    def session_ids(self, headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
-        """The ids in our server-side session cookies in the ASGI ``headers`` whose MAC
-        verifies, in the order the browser sent them (at most two)."""
-
     def seal_record(self, id: str, created: int, now: int, data: bytes) -> bytes:
         """The encrypted record a store keeps for a session."""
 

@@ -359,7 +359,8 @@ class Browser:
     def session_id(self) -> str:
         """The id in the current cookie, whose MAC must verify."""
         assert self.cookie is not None, "no session cookie"
-        (session_id,) = _SEALER.session_ids([(b"cookie", f"session={self.cookie}".encode())])
+        header = [(b"cookie", f"session={self.cookie}".encode())]
+        (session_id,) = self.app._engine.session_ids(header)
         return session_id
 
     async def get(self, target: str) -> dict[str, Any]:

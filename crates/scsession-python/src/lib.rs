@@ -95,28 +95,6 @@ impl Sealer {
         Ok(self.core.sign_id(&parse_id(id)?))
     }
 
-    /// The ids in our server-side session cookies in the ASGI `headers` whose MAC verifies,
-    /// in the order the browser sent them, each once, at most two (see `Sealer::session_ids`).
-    fn session_ids(&self, headers: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-        let mut values: Vec<Bound<'_, PyBytes>> = Vec::new();
-        for pair in headers.try_iter()? {
-            let pair = pair?;
-            let name = pair.get_item(0)?;
-            if name
-                .cast::<PyBytes>()
-                .is_ok_and(|n| n.as_bytes() == b"cookie")
-            {
-                if let Ok(value) = pair.get_item(1)?.cast_into::<PyBytes>() {
-                    values.push(value);
-                }
-            }
-        }
-        let ids = self
-            .core
-            .session_ids(values.iter().map(PyBytesMethods::as_bytes));
-        Ok(ids.iter().map(ToString::to_string).collect())
-    }
-
     /// The encrypted record a store keeps for a session.
     fn seal_record<'py>(
         &self,

@@ -13,8 +13,9 @@
 //! in flight.
 //!
 //! The algorithm is [`Saving`], a state machine that does no I/O: it says which store operation
-//! comes next ([`Op`]) and is told how it went ([`Reply`]). [`commit`] runs it against a Rust
-//! [`SessionStore`]; the Python bindings run the same machine against a store written in Python.
+//! comes next ([`Op`]) and is told how it went ([`Reply`]). The [`engine`](crate::engine) runs
+//! it inside a request's save ([`Finishing`](crate::engine::Finishing)), against a Rust
+//! [`SessionStore`] or, one operation at a time, against a store written in Python.
 
 use std::time::Duration;
 
@@ -61,7 +62,7 @@ pub struct Commit<'a> {
     pub previous: Option<SessionId>,
 }
 
-/// How a [`commit`] ended.
+/// How a [`Saving`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Committed {
     /// The data is stored.
@@ -372,24 +373,6 @@ fn backoff(attempt: usize) -> Duration {
     Duration::from_micros(random % micros)
 }
 
-/// Saves `write` to `store`, sealed by `sealer`, living as long as `lifetime` allows: runs a
-/// [`Saving`] against the store.
-pub async fn commit<S: SessionStore + ?Sized>(
-    store: &S,
-    sealer: &Sealer,
-    lifetime: &Lifetime,
-    write: Commit<'_>,
-) -> Result<Committed, StoreError> {
-    let mut saving = Saving::new(write);
-    let mut reply = None;
-    loop {
-        match saving.next(sealer, lifetime, reply.take())? {
-            Step::Finished(done) => return Ok(done),
-            Step::Do(op) => reply = Some(perform(store, op).await?),
-        }
-    }
-}
-
 /// Performs `op` on `store`. The per-user index's operations are not a [`SessionStore`]'s:
 /// asking for one here is an error.
 pub(crate) async fn perform<S: SessionStore + ?Sized>(
@@ -435,6 +418,23 @@ mod tests {
     use super::*;
     use crate::format::{self, Value};
     use crate::keys::KeyRing;
+
+    /// Runs the save of `write` on the memory store to its end (its futures are ready at once).
+    fn commit_now(
+        store: &MemoryStore,
+        sealer: &Sealer,
+        life: &Lifetime,
+        write: Commit<'_>,
+    ) -> Result<Committed, StoreError> {
+        let mut saving = Saving::new(write);
+        let mut reply = None;
+        loop {
+            match saving.next(sealer, life, reply.take())? {
+                Step::Finished(done) => return Ok(done),
+                Step::Do(op) => reply = Some(MemoryStore::run_now(perform(store, op))?),
+            }
+        }
+    }
     use crate::store::MemoryStore;
 
     fn dict(pairs: &[(&str, i64)]) -> Vec<u8> {
@@ -461,7 +461,10 @@ mod tests {
             base: None,
             previous: None,
         };
-        assert_eq!(store.commit_now(&sealer, &LIFE, new), Ok(Committed::Saved));
+        assert_eq!(
+            commit_now(&store, &sealer, &LIFE, new),
+            Ok(Committed::Saved)
+        );
         let blob = store.load_now(&id).unwrap();
         (store, sealer, id, blob, data)
     }
@@ -488,7 +491,7 @@ mod tests {
             base: Some((blob, base)),
             previous: (to != id).then_some(id),
         };
-        store.commit_now(sealer, &LIFE, write)
+        commit_now(store, sealer, &LIFE, write)
     }
 
     #[test]

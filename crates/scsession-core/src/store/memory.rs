@@ -7,10 +7,8 @@ use std::future::{ready, Future};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{commit, Commit, Committed, SessionStore, StoreError, Swap, UserIndex, UserKey};
-use crate::expiry::Lifetime;
+use super::{SessionStore, StoreError, Swap, UserIndex, UserKey};
 use crate::id::SessionId;
-use crate::seal::Sealer;
 
 /// Expired entries are swept from the map once every this many writes.
 /// Expired entries are swept once the writes since the last sweep reach this many, or half the
@@ -133,17 +131,7 @@ impl MemoryStore {
         swap
     }
 
-    /// [`commit`] without waiting: this store's futures are ready at once.
-    pub fn commit_now(
-        &self,
-        sealer: &Sealer,
-        lifetime: &Lifetime,
-        write: Commit<'_>,
-    ) -> Result<Committed, StoreError> {
-        Self::run_now(commit(self, sealer, lifetime, write))
-    }
-
-    /// The output of `work`, a future that only awaits this store (such as [`commit`] or the
+    /// The output of `work`, a future that only awaits this store (such as an engine save or the
     /// functions of [`users`](super::users) on it): its futures are ready at once, so it
     /// finishes without an executor.
     ///

@@ -83,7 +83,8 @@
 //! block_on(store.delete(&id)).unwrap(); // deleting twice is fine
 //! ```
 //!
-//! A store never decides what a session is: [`commit`] does, on top of these four methods.
+//! A store never decides what a session is: the [`engine`](crate::engine) does, on top of
+//! these four methods ([`Saving`] is how it writes one record).
 //! Real stores make `replace` one atomic step on the server: a Lua script on Redis, `cas` on
 //! Memcached, a conditional `UPDATE` on SQL.
 //!
@@ -103,7 +104,7 @@ use crate::id::SessionId;
 
 mod commit;
 pub(crate) use commit::perform;
-pub use commit::{commit, Commit, Committed, Op, Reply, Saving, Step, MAX_ATTEMPTS, TOMBSTONE};
+pub use commit::{Commit, Committed, Op, Reply, Saving, Step, MAX_ATTEMPTS, TOMBSTONE};
 
 pub mod users;
 pub use users::{UserKey, UserKeys, UserSession};
@@ -209,7 +210,7 @@ pub trait SessionStore: Send + Sync {
     fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Waits `delay` before a save tries again after another writer came first (see
-    /// [`commit`]). Stores shared between processes sleep on their runtime's timer; the default
+    /// [`Saving`]). Stores shared between processes sleep on their runtime's timer; the default
     /// returns at once, which suits a store that lives in one process.
     fn pause(&self, delay: Duration) -> impl Future<Output = ()> + Send {
         let _ = delay;

@@ -101,3 +101,14 @@ def test_log_out_everywhere_example(monkeypatch: pytest.MonkeyPatch) -> None:
     assert laptop.post("/password").json() == {"signed out": 1}
     assert [d["browser"] for d in laptop.get("/devices").json()] == ["Laptop"]
     assert len(store) == 1, "the phone's session is gone: it is signed out"
+
+
+def test_readme_on_demand_example_reads_the_store_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = run_block('load="on_demand"', monkeypatch)["app"]
+    browser = TestClient(app, base_url="https://testserver")
+    assert browser.post("/cart/socks").json() == ["socks"]
+    assert browser.post("/cart/hat").json() == ["socks", "hat"]
+    assert browser.get("/cart").json() == ["socks", "hat"]
+    assert browser.get("/health").json() == "ok"

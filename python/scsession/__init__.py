@@ -6,9 +6,11 @@ request.session["user_id"] = user.id
 
 from __future__ import annotations
 
+from scsession._deferred import load_session
 from scsession.events import SessionEvent
 from scsession.exceptions import (
     SessionError,
+    SessionNotLoadedError,
     SessionTooLargeError,
     StoreError,
     StoreUnavailableError,
@@ -34,9 +36,11 @@ __all__ = [
     "Session",
     "SessionError",
     "SessionEvent",
+    "SessionNotLoadedError",
     "SessionStore",
     "SessionTooLargeError",
     "StoreError",
     "StoreUnavailableError",
     "UserSession",
+    "load_session",
 ]

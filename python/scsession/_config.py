@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from scsession import _core
 from scsession._secrets import check_secrets
 from scsession.session import Host
 
@@ -45,21 +46,22 @@ def check_lifetime(max_age: int | None, idle_timeout: int | None, on_store_error
         )
 
 
-def host_for(store: Any, indexed: bool) -> Host:
+def host_for(store: Any, indexed: bool, engine: _core.Engine, max_age: int | None) -> Host:
     """What sessions of this middleware are told about where they live."""
+    return Host(_index_problem(store, indexed), engine, max_age)
+
+
+def _index_problem(store: Any, indexed: bool) -> Exception | None:
+    """Why ``bind_user`` cannot work with `store`, if it cannot."""
     if store is None:
-        return Host(
-            RuntimeError(
-                "bind_user() needs a server-side store, e.g. SCsessionMiddleware(..., "
-                "store=RedisStore(url)): a cookie session has no server record that "
-                "invalidate_user() could end"
-            )
+        return RuntimeError(
+            "bind_user() needs a server-side store, e.g. SCsessionMiddleware(..., "
+            "store=RedisStore(url)): a cookie session has no server record that "
+            "invalidate_user() could end"
         )
     if not indexed:
-        return Host(
-            TypeError(
-                f"{type(store).__name__} keeps no per-user index, so bind_user() cannot work "
-                "with it; every store built into scsession has one"
-            )
+        return TypeError(
+            f"{type(store).__name__} keeps no per-user index, so bind_user() cannot work "
+            "with it; every store built into scsession has one"
         )
-    return Host(None)
+    return None

@@ -131,6 +131,7 @@ class Engine:
         domain: str | None = None,
         secure: bool = True,
         same_site: str = "lax",
+        partitioned: bool = False,
     ) -> Engine: ...
     @property
     def cookie_name(self) -> str: ...
@@ -156,6 +157,9 @@ class Engine:
     ) -> Awaitable[Opened]:
         """Store mode, a built-in store: the session the ASGI ``headers`` point at."""
 
+    def expires_at(self, state: SessionState, data: dict[str, Any]) -> int | None:
+        """When the session (its state, and its data now) ends unless used before (unix
+        seconds); None for a session not yet written, or one without limits."""
     def finish_cookie(self, state: SessionState, data: dict[str, Any], now: int) -> Finished | None:
         """Cookie mode: what the request did to its session; ``None`` when nothing is to be
         written or sent. ``SessionTooLargeError`` past the browsers' 4096 bytes."""
@@ -176,6 +180,9 @@ class SessionState:
         ``invalidate()`` still ends it."""
     @property
     def id(self) -> str | None: ...
+    @property
+    def created(self) -> int | None:
+        """When the session was created (unix seconds); None until it is first written."""
     @property
     def loaded_id(self) -> str | None: ...
     @property

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from scsession import _clock, _core
 from scsession.exceptions import StoreUnavailableError
+from scsession.session import Host, staged
 
 if TYPE_CHECKING:
     from scsession.middleware import Message, SCsessionMiddleware
@@ -25,6 +26,8 @@ __all__ = [
     "RETRY_AFTER",
     "Outage",
     "OutagePolicy",
+    "go_offline",
+    "not_readable",
     "serve_offline",
     "unavailable_response",
 ]
@@ -192,7 +195,7 @@ async def serve_offline(
     scope["session"] = session
     if middleware._outage.policy == "fail":
         # Handlers that never touch the session run as usual; one that does gets a 503.
-        session._loader, session._source = _Unreadable(session, error), None
+        not_readable(session, error)
         started = False
 
         def send_wrapper(message: Message) -> Awaitable[None]:
@@ -209,32 +212,34 @@ async def serve_offline(
         return
     # "anonymous": an empty session under the cookie's id, never written. A sign-out
     # (invalidate()) still removes the cookie, so it is not lost with the outage.
+    go_offline(middleware, session, scope.get("headers", ()))
+    await middleware._exchange(scope, receive, send, session)
+
+
+def not_readable(session: Session, error: BaseException) -> None:
+    """Makes every use of `session` raise: its record could not be read (``"fail"``)."""
+    session._loader, session._source = _Unreadable(session, error), None
+
+
+def go_offline(middleware: SCsessionMiddleware, session: Session, headers: Any) -> None:
+    """Makes `session` an empty one under its cookie's id that is never written
+    (``on_store_error="anonymous"``, the store down): its host says so to the middleware."""
     engine = middleware._engine
-    candidates = engine.session_ids(scope.get("headers", ()))
+    candidates = engine.session_ids(headers)
     state = (
         _core.SessionState.unreadable(engine, candidates[0], _clock.now())
         if candidates
         else _core.SessionState()
     )
-    session._source = _Unread(state, {})
-    session._loader = _opened
-
-    def anonymous_send(message: Message) -> Awaitable[None]:
-        state = session._state if session._loader is None else None
-        if (
-            state is not None
-            and message["type"] in ("http.response.start", "websocket.accept")
-            and state.retired_id is not None
-            and state.id is None
-        ):
-            # The record itself is deleted once the store answers again.
-            middleware._outage.delete_later(state.retired_id)
-            headers = [*message.get("headers", ()), (b"set-cookie", engine.delete_cookie)]
-            message = {**message, "headers": headers}
-        return send(message)  # type: ignore[no-any-return]
-
-    await middleware.app(scope, receive, anonymous_send)
+    session._source, session._loader = _Unread(state, {}), staged
+    session._host = _Offline(session._host)
 
 
-def _opened(opened: _Unread) -> _Unread:
-    return opened
+class _Offline(Host):
+    """The host of a session that is not saved while the store is down."""
+
+    __slots__ = ()
+    offline = True
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host.index_problem, host.engine, host.max_age)

@@ -31,7 +31,7 @@ class _OpenSocket(Host):
     __slots__ = ("_end", "tasks")
 
     def __init__(self, host: Host, end: Callable[[Session], Awaitable[None]]) -> None:
-        super().__init__(host.index_problem)
+        super().__init__(host.index_problem, host.engine, host.max_age)
         self._end = end
         self.tasks: list[asyncio.Future[None]] = []
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["SessionError", "SessionTooLargeError", "StoreError", "StoreUnavailableError"]
+__all__ = [
+    "SessionError",
+    "SessionNotLoadedError",
+    "SessionTooLargeError",
+    "StoreError",
+    "StoreUnavailableError",
+]
 
 
 class SessionError(Exception):
@@ -15,6 +21,11 @@ class SessionTooLargeError(SessionError):
     Browsers drop larger cookies without a word, which would lose the session; scsession refuses
     to send one instead. Store less (an id rather than the object) or use a server-side store.
     """
+
+
+class SessionNotLoadedError(SessionError, RuntimeError):
+    """``request.session`` was used before ``await scsession.load_session(request)``, with
+    ``SCsessionMiddleware(load="on_demand")``: load it first (or use FastAPI's ``SessionDep``)."""
 
 
 class StoreError(SessionError):

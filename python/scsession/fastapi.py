@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from scsession._deferred import load_session, session_in
 from scsession.session import Session
 
 __all__ = ["SessionDep", "get_session"]
@@ -14,14 +15,15 @@ __all__ = ["SessionDep", "get_session"]
 
 def get_session(connection: HTTPConnection) -> Session:
     """The request's (or websocket's) session; SCsessionMiddleware must be installed."""
-    session = connection.scope.get("session")
-    if not isinstance(session, Session):
-        raise RuntimeError(
-            "no scsession session in this request: add "
-            "app.add_middleware(SCsessionMiddleware, secret_key=...) to the app"
-        )
-    return session
+    return session_in(connection)
 
 
-#: A route parameter typed ``SessionDep`` receives the request's :class:`Session`.
-SessionDep = Annotated[Session, Depends(get_session)]
+async def _loaded_session(connection: HTTPConnection) -> Session:
+    # Async, so FastAPI awaits it on the event loop (a sync dependency runs in a thread), and
+    # so that with load="on_demand" it reads the session from the store first.
+    return await load_session(connection)
+
+
+#: A route parameter typed ``SessionDep`` receives the request's :class:`Session`, loaded
+#: (with ``SCsessionMiddleware(load="on_demand")`` it is read from the store first).
+SessionDep = Annotated[Session, Depends(_loaded_session)]

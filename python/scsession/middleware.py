@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from scsession import _clock, _core
 from scsession._config import check_lifetime, host_for, secrets_of
+from scsession._deferred import Deferred, LoadMode
 from scsession._outage import (
     OUTAGE_ERRORS,
     Outage,
@@ -25,7 +26,7 @@ from scsession._saving import Saver
 from scsession._websocket import serve_socket
 from scsession.events import EventHook, SessionEvent, emit
 from scsession.exceptions import StoreUnavailableError
-from scsession.session import UNLOADED, Session
+from scsession.session import UNLOADED, Session, staged
 from scsession.stores import SessionStore
 
 __all__ = ["SCsessionMiddleware"]
@@ -66,6 +67,18 @@ class SCsessionMiddleware:
             travel over plain http, where anyone on the network can copy it and act as the user:
             only for local development.
         cookie_same_site: the cookie's SameSite: ``"lax"`` (default), ``"strict"`` or ``"none"``.
+        cookie_partitioned: mark the cookie ``Partitioned`` (CHIPS), for an app that runs in
+            another site's frame; needs ``cookie_same_site="none"`` and ``cookie_https_only``.
+        cache_control: the ``Cache-Control`` given to a response that sets or deletes the
+            session cookie and has none of its own, so that no shared cache (a CDN, a proxy)
+            hands one user's cookie to another. ``None`` turns it off. Every response whose
+            handler used the session also gets ``Vary: Cookie``.
+        load: with a store, when a session is read. ``"eager"`` (default): a request that
+            carries a valid session cookie loads its record before the handler runs.
+            ``"on_demand"``: nothing is read until the handler calls
+            ``await scsession.load_session(request)`` (or takes the async ``SessionDep``), so
+            a request that never uses its session costs no store round trip; using
+            ``request.session`` before that raises :class:`~scsession.SessionNotLoadedError`.
         on_event: called with a :class:`~scsession.events.SessionEvent` when a session is
             created, modified, regenerated, invalidated or found expired; a function or an
             ``async def``. It runs after the response headers are sent; if it raises, the error
@@ -91,8 +104,13 @@ class SCsessionMiddleware:
         cookie_same_site: Literal["lax", "strict", "none"] = "lax",
         on_event: EventHook | None = None,
         on_store_error: OutagePolicy = "fail",
+        cookie_partitioned: bool = False,
+        cache_control: str | None = "private, no-store",
+        load: LoadMode = "eager",
     ) -> None:
         check_lifetime(max_age, idle_timeout, on_store_error)
+        if load not in ("eager", "on_demand"):
+            raise ValueError(f"load must be 'eager' or 'on_demand', not {load!r}")
         self._engine = _core.Engine(
             secrets_of(secret_key),
             cookie_name,
@@ -102,6 +120,7 @@ class SCsessionMiddleware:
             domain=cookie_domain,
             secure=cookie_https_only,
             same_site=cookie_same_site,
+            partitioned=cookie_partitioned,
         )
         self.app = app
         self.store = store
@@ -111,7 +130,10 @@ class SCsessionMiddleware:
         if self._saver is not None and self._saver.indexed is not None:
             # The per-user index is keyed by the secret, so it does not reveal user ids.
             self._saver.indexed.use_secret_key(secret_key)
-        self._host = host_for(store, self._saver is not None and self._saver.indexed is not None)
+        indexed = self._saver is not None and self._saver.indexed is not None
+        self._host = host_for(store, indexed, self._engine, max_age)
+        self._cache_control = None if cache_control is None else cache_control.encode("latin-1")
+        self._on_demand = load == "on_demand"
         self._on_event = on_event
         self._cookie_loader = self._open_cookie  # a bound method made once, not per request
         self._cookie_marker = cookie_name.encode("latin-1") + b"="  # for a debug line only
@@ -125,7 +147,13 @@ class SCsessionMiddleware:
         _set_item(session, UNLOADED, True)
         session._host = self._host
         expired = None  # store mode: an expired record this request brought
-        if self.store is None:
+        deferred = None
+        if self._on_demand:
+            # Nothing is read until the handler awaits load_session(); using the session
+            # before that raises, naming the fix.
+            session._loader = deferred = Deferred(self, session, scope.get("headers", ()))
+            session._source = None
+        elif self.store is None:
             session._loader = self._cookie_loader
             # The headers, not the scope: scope -> session -> scope would be a reference
             # cycle per request, left for the garbage collector (measured: +9 µs).
@@ -138,25 +166,26 @@ class SCsessionMiddleware:
             except OUTAGE_ERRORS as error:
                 await serve_offline(self, scope, receive, send, session, error)
                 return
-            session._loader, session._source, expired = _staged, opened, opened.expired
+            session._loader, session._source, expired = staged, opened, opened.expired
         scope["session"] = session
 
         if scope["type"] == "websocket":
             await serve_socket(self, scope, receive, send, session)
-        elif self.store is None and self._on_event is None:
+        elif self.store is None and self._on_event is None and deferred is None:
             # A plain function returning send's awaitable: no extra coroutine per message.
 
             def send_wrapper(message: Message) -> Awaitable[None]:
                 if session._loader is None and message["type"] in _HEADER_MESSAGES:
                     # Cookie sessions save without I/O, so this stays synchronous.
                     finished = self._engine.finish_cookie(session._state, session, _clock.now())
-                    if finished is not None and finished.set_cookie is not None:
-                        message = _with_set_cookie(message, finished.set_cookie)
+                    message = self._used(message, finished and finished.set_cookie)
                 return send(message)  # type: ignore[no-any-return]
 
             await self.app(scope, receive, send_wrapper)
         else:
             await self._exchange(scope, receive, send, session)
+        if deferred is not None:
+            expired = deferred.expired
         if expired is not None and self._on_event is not None:
             await emit(self._on_event, [SessionEvent("expired", expired, scope)])
 
@@ -207,6 +236,9 @@ class SCsessionMiddleware:
         Set-Cookie, then runs the event hook. If the store is down, sends a 503 instead and
         calls `replaced` (``on_store_error="fail"``), or sends `message` unsaved."""
         now = _clock.now()
+        if session._host.offline:
+            await send(self._offline(message, session))
+            return
         if self._saver is None:
             finished = self._engine.finish_cookie(session._state, session, now)
         else:
@@ -217,11 +249,9 @@ class SCsessionMiddleware:
                     replaced()
                     await unavailable_response(scope, send)
                 else:
-                    await send(message)
+                    await send(self._offline(message, session))
                 return
-        if finished is not None and finished.set_cookie is not None:
-            message = _with_set_cookie(message, finished.set_cookie)
-        await send(message)
+        await send(self._used(message, finished and finished.set_cookie))
         if self._on_event is not None:
             # A cookie session that did not open but was ours, expired (see Session._load);
             # store mode reports its expired record after the response.
@@ -230,16 +260,57 @@ class SCsessionMiddleware:
             events += finished.events() if finished is not None else ()
             await emit(self._on_event, [SessionEvent.of(event, scope) for event in events])
 
+    def _used(self, message: Message, set_cookie: bytes | None) -> Message:
+        """`message` (that starts the response of a request that used its session) with the
+        headers that go with a used session: `set_cookie` if the save made one,
+        ``Vary: Cookie``, and ``Cache-Control`` with a cookie, unless the app set its own."""
+        if message["type"] != "http.response.start":  # websocket.accept: no caches there
+            if set_cookie is None:
+                return message
+            headers = [*message.get("headers", ()), (b"set-cookie", set_cookie)]
+            return {**message, "headers": headers}
+        return _with_session_headers(
+            message, set_cookie, None if set_cookie is None else self._cache_control
+        )
+
+    def _offline(self, message: Message, session: Session) -> Message:
+        """`message` for a session that is not saved while the store is down
+        (``on_store_error="anonymous"``): a sign-out still removes the cookie, and the record
+        is deleted once the store answers again."""
+        state = session._state
+        if state.retired_id is None or state.id is not None:
+            return self._used(message, None)
+        self._outage.delete_later(state.retired_id)
+        return self._used(message, self._engine.delete_cookie)
+
 
 async def _dropped() -> None:
     """What sending a message that is not sent awaits (after a 503 replaced the response)."""
 
 
-def _with_set_cookie(message: Message, header: bytes) -> Message:
-    """A copy of `message` with one more Set-Cookie header (the app's message is not changed)."""
-    return {**message, "headers": [*message.get("headers", ()), (b"set-cookie", header)]}
-
-
-def _staged(opened: Any) -> Any:
-    """The lazy loader of a store session: its record was fetched before the handler."""
-    return opened
+def _with_session_headers(
+    message: Message, set_cookie: bytes | None, cache_control: bytes | None
+) -> Message:
+    """A copy of `message` (the app's is not changed) with ``Vary: Cookie`` (merged into the
+    app's own Vary), `set_cookie` if any, and `cache_control` unless the app set one."""
+    headers = list(message.get("headers", ()))
+    vary_at = None
+    for i, (name, value) in enumerate(headers):
+        name = name.lower()
+        if name == b"vary":
+            tokens = [token.strip().lower() for token in value.split(b",")]
+            if b"cookie" in tokens or b"*" in tokens:
+                vary_at = -1
+            elif vary_at is None:
+                vary_at = i
+        elif name == b"cache-control":
+            cache_control = None
+    if vary_at is None:
+        headers.append((b"vary", b"Cookie"))
+    elif vary_at >= 0:
+        headers[vary_at] = (b"vary", headers[vary_at][1] + b", Cookie")
+    if set_cookie is not None:
+        headers.append((b"set-cookie", set_cookie))
+        if cache_control is not None:
+            headers.append((b"cache-control", cache_control))
+    return {**message, "headers": headers}

@@ -10,22 +10,30 @@ does) asks, and thereby loads it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol, Self
 
 from scsession import _core
 
-__all__ = ["Flash", "Host", "Opening", "Session"]
+__all__ = ["Flash", "Host", "Opening", "Session", "staged"]
 
 #: Where pending flashes live in the session data.
 FLASHES_KEY = "_flashes"
 #: Where :meth:`Session.bind_user` records the user: ``{"id": str, "user_agent": str | None}``.
 BOUND_USER_KEY = "_bound_user"
+#: Where :meth:`Session.set_expiry` records the session's own lifetime (read by the engine).
+EXPIRY_KEY = "_expiry"
 #: The most of a user agent kept (characters; the index keeps at most 512 bytes of it).
 MAX_USER_AGENT = 512
 #: The placeholder a not-yet-loaded session holds in its dict storage (see the module doc).
 UNLOADED = "__scsession_not_loaded__"
 
 _MISSING: Any = object()
+
+
+def staged(opened: Opening) -> Opening:
+    """The loader of a session whose ``Opened`` is at hand already (fetched from a store)."""
+    return opened
 
 
 class Opening(Protocol):
@@ -47,14 +55,27 @@ class Flash(NamedTuple):
 
 
 class Host:
-    """Where a session lives, as the middleware tells it: whether ``bind_user`` can work, and
-    what to do when a session ends while its request is still open (a WebSocket)."""
+    """Where a session lives, as the middleware tells it: whether ``bind_user`` can work, its
+    lifetime, and what to do when a session ends while its request is still open (a
+    WebSocket)."""
 
-    __slots__ = ("index_problem",)
+    __slots__ = ("engine", "index_problem", "max_age")
 
-    def __init__(self, index_problem: Exception | None) -> None:
+    #: Sessions that are never written (the store is down, ``on_store_error="anonymous"``).
+    offline = False
+
+    def __init__(
+        self,
+        index_problem: Exception | None,
+        engine: _core.Engine | None = None,
+        max_age: int | None = None,
+    ) -> None:
         #: Why ``bind_user`` cannot work here (no store, or one without a per-user index).
         self.index_problem = index_problem
+        #: The middleware's engine (None for a session made by hand): lifetimes come from it.
+        self.engine = engine
+        #: The middleware's ``max_age``: the longest ``set_expiry`` may ask for.
+        self.max_age = max_age
 
     def check_index(self) -> None:
         if self.index_problem is not None:
@@ -62,6 +83,26 @@ class Host:
 
     def ended(self, session: Session) -> None:
         """``invalidate()`` was called (nothing to do but on an open WebSocket)."""
+
+    def check_expiry(self, seconds: object) -> None:
+        """Refuses a lifetime ``set_expiry`` cannot give, naming the fix."""
+        if seconds is None:
+            return
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            raise TypeError(
+                f"set_expiry() takes whole seconds (an int) or None, not {type(seconds).__name__}"
+            )
+        if seconds <= 0:
+            raise ValueError(
+                "set_expiry() takes a positive number of seconds, or None for a cookie that "
+                "ends when the browser closes; to end the session now, call invalidate()"
+            )
+        if self.max_age is not None and seconds > self.max_age:
+            raise ValueError(
+                f"set_expiry({seconds}) asks for longer than max_age={self.max_age}, the longest "
+                f"any session lives here: raise SCsessionMiddleware(max_age=...) to at least "
+                f"{seconds} to allow it (shorter sessions then call set_expiry themselves)"
+            )
 
 
 #: The host of a session made by hand, outside any middleware.
@@ -167,6 +208,38 @@ class Session(dict[str, Any]):
         self._state.invalidate()
         # On an open WebSocket with a store, the middleware deletes the record right away.
         self._host.ended(self)
+
+    def set_expiry(self, seconds: int | None) -> None:
+        """Sets this session's own lifetime: it ends ``seconds`` after it was created (at
+        sign-in, if you :meth:`regenerate` there), e.g. 30 days for "remember me"; or, with
+        ``None``, its cookie ends when the browser closes.
+
+        The server enforces it, within the middleware's limits: ``seconds`` may not exceed
+        ``max_age`` (a ``ValueError`` says so), and ``idle_timeout`` still applies. It is kept
+        through :meth:`regenerate` and ends with :meth:`invalidate`. It is stored in the session
+        under ``"_expiry"``.
+        """
+        self._load()
+        self._host.check_expiry(seconds)
+        self[EXPIRY_KEY] = seconds
+
+    @property
+    def created_at(self) -> datetime | None:
+        """When this session was created (aware, UTC; at its last :meth:`regenerate`), or
+        ``None`` for a session not saved yet."""
+        self._load()
+        created = self._state.created
+        return None if created is None else datetime.fromtimestamp(created, UTC)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When this session ends unless it is used before (aware, UTC): the earlier of its
+        absolute lifetime (``max_age``, or :meth:`set_expiry`) and ``idle_timeout`` from its
+        last save. ``None`` for a session not saved yet, or one without limits."""
+        self._load()
+        engine = self._host.engine
+        deadline = None if engine is None else engine.expires_at(self._state, self)
+        return None if deadline is None else datetime.fromtimestamp(deadline, UTC)
 
     def bind_user(self, user_id: str | int, *, user_agent: str | None = None) -> None:
         """Records this session under ``user_id`` in the store's per-user index, so that

@@ -27,7 +27,7 @@ pub struct Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (secrets, cookie_name, max_age, idle_timeout, *, path = "/", domain = None, secure = true, same_site = "lax"))]
+    #[pyo3(signature = (secrets, cookie_name, max_age, idle_timeout, *, path = "/", domain = None, secure = true, same_site = "lax", partitioned = false))]
     #[allow(clippy::needless_pass_by_value, clippy::too_many_arguments)] // PyO3 extracts by value
     fn new(
         secrets: Vec<Vec<u8>>,
@@ -38,6 +38,7 @@ impl Engine {
         domain: Option<String>,
         secure: bool,
         same_site: &str,
+        partitioned: bool,
     ) -> PyResult<Self> {
         let keys = KeyRing::new(&secrets).map_err(errors::key_error)?;
         let same_site = match same_site {
@@ -52,6 +53,7 @@ impl Engine {
             domain,
             secure,
             same_site,
+            partitioned,
         };
         let lifetime = Lifetime::new(max_age, idle_timeout);
         let core = CoreEngine::new(keys, cookie, lifetime).map_err(errors::cookie_error)?;
@@ -181,6 +183,17 @@ impl Engine {
         }))
     }
 
+    /// When the session (its state, and its data now) ends unless used before (unix seconds);
+    /// None for a session not yet written, or one without limits.
+    fn expires_at(
+        &self,
+        state: &Bound<'_, SessionState>,
+        data: &Bound<'_, PyDict>,
+    ) -> PyResult<Option<u64>> {
+        let data = convert::encode_session(data).map_err(convert::EncodeFailure::into_pyerr)?;
+        Ok(self.core.expires_at(&state.borrow().core, &data))
+    }
+
     fn __repr__(&self) -> String {
         format!("<Engine: {:?}, keys redacted>", self.core.lifetime())
     }
@@ -235,6 +248,12 @@ impl SessionState {
     #[getter]
     fn id(&self) -> Option<String> {
         self.core.id().map(|id| id.to_string())
+    }
+
+    /// When the session was created (unix seconds); None until it is first written.
+    #[getter]
+    fn created(&self) -> Option<u64> {
+        self.core.created()
     }
 
     /// The id the request came with, if its session was valid.

@@ -64,6 +64,9 @@ pub fn cookie_error(err: CookieError) -> PyErr {
         CookieError::SameSiteNone => "cookie_same_site='none' needs cookie_https_only=True: \
              browsers drop SameSite=None cookies that are not Secure"
             .to_owned(),
+        CookieError::Partitioned => "cookie_partitioned=True needs cookie_same_site='none' and \
+             cookie_https_only=True: a partitioned cookie is one sent in another site's frame"
+            .to_owned(),
     })
 }
 

@@ -38,6 +38,9 @@ pub struct CookieSettings {
     pub secure: bool,
     /// Its `SameSite`.
     pub same_site: SameSite,
+    /// Whether it is `Partitioned` (CHIPS: a third-party cookie kept per top-level site; for
+    /// an app embedded in other sites). Needs `Secure` and `SameSite=None`.
+    pub partitioned: bool,
 }
 
 impl CookieSettings {
@@ -51,6 +54,7 @@ impl CookieSettings {
             domain: None,
             secure: true,
             same_site: SameSite::Lax,
+            partitioned: false,
         }
     }
 
@@ -85,6 +89,9 @@ impl CookieSettings {
         }
         if self.same_site == SameSite::None && !self.secure {
             return Err(CookieError::SameSiteNone);
+        }
+        if self.partitioned && (self.same_site != SameSite::None || !self.secure) {
+            return Err(CookieError::Partitioned);
         }
         Ok(())
     }
@@ -125,6 +132,12 @@ pub enum CookieError {
     /// `SameSite=None` without `Secure`.
     #[error("SameSite=None needs Secure: browsers drop SameSite=None cookies that are not Secure")]
     SameSiteNone,
+    /// `Partitioned` without `Secure` and `SameSite=None`.
+    #[error(
+        "a Partitioned cookie must be Secure with SameSite=None (partitioning is for cookies \
+         sent in another site's frame)"
+    )]
+    Partitioned,
 }
 
 /// The `Set-Cookie` values of one cookie, formatted once but for the value and `Max-Age`.
@@ -146,8 +159,14 @@ impl SetCookie {
             place.push_str(domain);
         }
         let secure = if settings.secure { "; Secure" } else { "" };
+        // A partitioned cookie is only deleted by a header that says Partitioned too.
+        let partitioned = if settings.partitioned {
+            "; Partitioned"
+        } else {
+            ""
+        };
         let flags = format!(
-            "; HttpOnly{secure}; SameSite={}",
+            "; HttpOnly{secure}; SameSite={}{partitioned}",
             settings.same_site.as_str()
         );
         let delete = format!(
@@ -256,5 +275,27 @@ mod tests {
             }),
             Err(CookieError::SameSiteNone)
         ));
+        assert!(matches!(
+            with(&|s| s.partitioned = true),
+            Err(CookieError::Partitioned)
+        ));
+        assert!(with(&|s| {
+            s.partitioned = true;
+            s.same_site = SameSite::None;
+        })
+        .is_ok());
+    }
+
+    #[test]
+    fn a_partitioned_cookie_is_set_and_deleted_as_partitioned() {
+        let mut settings = CookieSettings::new("sid");
+        settings.same_site = SameSite::None;
+        settings.partitioned = true;
+        let cookie = SetCookie::new(&settings);
+        assert_eq!(
+            cookie.set("v", None),
+            "sid=v; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
+        );
+        assert!(cookie.delete().ends_with("; SameSite=None; Partitioned"));
     }
 }

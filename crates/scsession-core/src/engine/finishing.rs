@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::outcome::{Finished, Outcome};
 use super::state::bound_user;
 use super::Engine;
+use crate::expiry::Lifetime;
 use crate::id::SessionId;
 use crate::store::users::{UserKeys, UserSession};
 use crate::store::{
@@ -40,6 +41,8 @@ pub struct Finishing {
     done: Option<Finished>,
     /// The loaded id: the session that the write may find ended elsewhere.
     loaded: Option<SessionId>,
+    /// How long the session lives (its store record's time to live).
+    lifetime: Lifetime,
 }
 
 impl Finishing {
@@ -76,7 +79,7 @@ impl Finishing {
         }
         let entry = match user {
             Some((user, agent)) => {
-                let ttl = engine.lifetime().store_ttl(write.created, now);
+                let ttl = write.lifetime.limits.store_ttl(write.created, now);
                 let entry = UserSession::written(write.id, write.created, now, ttl, agent);
                 Some(Op::IndexPut {
                     user: *keys(&user)?.primary(),
@@ -102,12 +105,14 @@ impl Finishing {
             })
         });
         let value = (!write.emptied).then(|| engine.sealer().sign_id(&write.id));
+        let lifetime = write.lifetime.limits;
         Ok(Some(Self {
             saving,
             entry,
             after,
             done: Some(write.finished(value.as_deref(), engine)),
             loaded: loaded_id.filter(|_| swapped),
+            lifetime,
         }))
     }
 
@@ -158,7 +163,7 @@ impl Finishing {
     /// The next step, given how the last operation went (`None` for the first call).
     pub fn next(&mut self, engine: &Engine, reply: Option<Reply>) -> Result<Next, StoreError> {
         if let Some(saving) = &mut self.saving {
-            match saving.next(engine.sealer(), engine.lifetime(), reply)? {
+            match saving.next(engine.sealer(), &self.lifetime, reply)? {
                 Step::Do(op) => return Ok(Next::Do(op)),
                 Step::Finished(Committed::Saved) => {
                     self.saving = None;

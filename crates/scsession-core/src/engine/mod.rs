@@ -51,7 +51,7 @@ mod state;
 pub use cookie::{CookieError, CookieOption, CookieSettings, SameSite};
 pub use finishing::{Finishing, Next};
 pub use outcome::{Change, Event, EventKind, Finished, Outcome};
-pub use state::{bound_user, SessionState, BOUND_USER_KEY, FLASHES_KEY};
+pub use state::{bound_user, SessionState, BOUND_USER_KEY, EXPIRY_KEY, FLASHES_KEY};
 
 use crate::expiry::Lifetime;
 use crate::format;
@@ -84,6 +84,31 @@ pub struct Opened {
     /// A session of ours the request carried that opened but had expired (for an `expired`
     /// event); `None` otherwise.
     pub expired: Option<SessionId>,
+}
+
+/// How long one session lives: the engine's limits, with `max_age` narrowed by the session's
+/// own [`EXPIRY_KEY`] entry (see [`Engine::session_lifetime`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionLifetime {
+    /// The limits the server enforces on this session.
+    pub limits: Lifetime,
+    /// Its cookie carries no `Max-Age`: the browser drops it when it closes (the server still
+    /// enforces `limits`).
+    pub browser_session: bool,
+}
+
+impl SessionLifetime {
+    /// `Max-Age` of a cookie written at `now` for a session created at `created`: the seconds
+    /// it has left under `max_age`; none without one (the browser keeps it until it closes,
+    /// and `idle_timeout` is enforced on the server) or for a browser-session cookie.
+    #[must_use]
+    pub fn cookie_max_age(&self, created: u64, now: u64) -> Option<u64> {
+        if self.browser_session {
+            return None;
+        }
+        self.limits.max_age?;
+        self.limits.remaining(created, now, now)
+    }
 }
 
 /// An app's sessions: keys, cookie and lifetime, checked once. Cheap to share (`Arc`).
@@ -301,12 +326,49 @@ impl Engine {
         }
     }
 
-    /// `Max-Age` of a cookie written now for a session created at `created`: the seconds it has
-    /// left under `max_age`; none without one (the browser keeps it until it closes, and
-    /// `idle_timeout` is enforced on the server).
-    fn cookie_max_age(&self, created: u64, now: u64) -> Option<u64> {
-        self.lifetime.max_age?;
-        self.lifetime.remaining(created, now, now)
+    /// The lifetime of sessions that set none of their own.
+    #[must_use]
+    pub fn default_lifetime(&self) -> SessionLifetime {
+        SessionLifetime {
+            limits: self.lifetime,
+            browser_session: false,
+        }
+    }
+
+    /// The lifetime of the session whose data (an encoded dict) is `data`. Its
+    /// [`EXPIRY_KEY`] entry, if any, is a positive number of seconds (`max_age` for this
+    /// session, never longer than the engine's) or `None` (a browser-session cookie);
+    /// anything else there is ignored.
+    #[must_use]
+    pub fn session_lifetime(&self, data: &[u8]) -> SessionLifetime {
+        match format::dict_entries(data) {
+            Ok(entries) => self.lifetime_of(&entries),
+            Err(_) => self.default_lifetime(),
+        }
+    }
+
+    fn lifetime_of(&self, entries: &[format::Entry<'_>]) -> SessionLifetime {
+        let mut lifetime = self.default_lifetime();
+        match state::entry(entries, EXPIRY_KEY) {
+            Some(format::Value::Int(seconds)) if seconds > 0 => {
+                let seconds = seconds.unsigned_abs();
+                let limits = &mut lifetime.limits;
+                limits.max_age = Some(limits.max_age.map_or(seconds, |max| max.min(seconds)));
+            }
+            Some(format::Value::None) => lifetime.browser_session = true,
+            _ => {}
+        }
+        lifetime
+    }
+
+    /// When the session ends unless it is used before (unix seconds): the earlier of its
+    /// absolute and idle deadlines. `None` for a session not yet written, or without limits.
+    #[must_use]
+    pub fn expires_at(&self, state: &SessionState, data: &[u8]) -> Option<u64> {
+        let (created, last_seen) = (state.created()?, state.last_seen()?);
+        self.session_lifetime(data)
+            .limits
+            .deadline(created, last_seen)
     }
 
     /// `Ok` if `record` lives at `now`; else `Err` with its id (it expired).
@@ -316,14 +378,15 @@ impl Engine {
         blob: Option<Vec<u8>>,
         now: u64,
     ) -> Result<Opened, Option<SessionId>> {
+        let Ok(entries) = format::dict_entries(&record.data) else {
+            return Err(None);
+        };
         if self
-            .lifetime
+            .lifetime_of(&entries)
+            .limits
             .is_expired(record.created, record.last_seen, now)
         {
             return Err(Some(record.id));
-        }
-        if format::dict_entries(&record.data).is_err() {
-            return Err(None);
         }
         let state = SessionState::loaded(Loaded {
             id: record.id,

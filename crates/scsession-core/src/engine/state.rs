@@ -1,7 +1,7 @@
 //! What one request knows about its session, and the decision of what its save must do.
 
 use super::outcome::{Change, Finished, Outcome};
-use super::Engine;
+use super::{Engine, SessionLifetime};
 use crate::format::{self, Value};
 use crate::id::SessionId;
 
@@ -11,6 +11,10 @@ pub const FLASHES_KEY: &str = "_flashes";
 /// Where `bind_user` records the user a session belongs to:
 /// `{"id": str, "user_agent": str | None}`. The engine reads it to keep the per-user index.
 pub const BOUND_USER_KEY: &str = "_bound_user";
+/// Where `set_expiry` records a session's own lifetime: seconds from its creation (at most the
+/// engine's `max_age`), or `None` for a cookie that ends when the browser closes. Kept in the
+/// data so that it goes wherever the data goes (through `regenerate`, never past `invalidate`).
+pub const EXPIRY_KEY: &str = "_expiry";
 
 /// A session as a request loaded it.
 #[derive(Clone, Debug)]
@@ -77,6 +81,19 @@ impl SessionState {
     #[must_use]
     pub fn id(&self) -> Option<SessionId> {
         self.id
+    }
+
+    /// When the session now held was created (unix seconds); `None` until it is first written
+    /// (a new session, or one just regenerated or invalidated).
+    #[must_use]
+    pub fn created(&self) -> Option<u64> {
+        (self.created != 0).then_some(self.created)
+    }
+
+    /// When the session was last written (unix seconds), if it has been.
+    #[must_use]
+    pub fn last_seen(&self) -> Option<u64> {
+        self.created().map(|_| self.last_seen)
     }
 
     /// The id the request came with, if its session was valid.
@@ -174,6 +191,7 @@ impl SessionState {
                 loaded_id: Some(loaded.id),
                 loaded_user: user_of(&loaded),
                 data: Vec::new(),
+                lifetime: engine.default_lifetime(),
             });
         }
         let refresh = self.loaded.is_some() && engine.lifetime().needs_refresh(self.last_seen, now);
@@ -235,6 +253,7 @@ impl SessionState {
             loaded_id,
             loaded_user: loaded.and_then(user_of),
             data: data.to_vec(),
+            lifetime: engine.session_lifetime(data),
         })
     }
 }
@@ -270,6 +289,8 @@ pub(crate) struct Write {
     /// The user the loaded session was bound to.
     pub(crate) loaded_user: Option<String>,
     pub(crate) data: Vec<u8>,
+    /// How long the written session lives (its own `set_expiry` within the engine's limits).
+    pub(crate) lifetime: SessionLifetime,
 }
 
 impl Write {
@@ -280,7 +301,7 @@ impl Write {
             Some(value) => Some(
                 engine
                     .set_cookie
-                    .set(value, engine.cookie_max_age(self.created, self.now)),
+                    .set(value, self.lifetime.cookie_max_age(self.created, self.now)),
             ),
             None => Some(engine.delete_cookie().to_owned()),
         };
@@ -296,10 +317,8 @@ impl Write {
 /// writes).
 #[must_use]
 pub fn bound_user(data: &[u8]) -> Option<(String, Option<String>)> {
-    let key = format::encode(&Value::Str(BOUND_USER_KEY.to_owned())).ok()?;
     let entries = format::dict_entries(data).ok()?;
-    let (_, value) = entries.iter().find(|(k, _)| *k == key.as_slice())?;
-    let Value::Dict(pairs) = format::decode(value).ok()? else {
+    let Value::Dict(pairs) = entry(&entries, BOUND_USER_KEY)? else {
         return None;
     };
     let field = |name: &str| {
@@ -316,4 +335,11 @@ pub fn bound_user(data: &[u8]) -> Option<(String, Option<String>)> {
         _ => None,
     };
     Some((user.clone(), agent))
+}
+
+/// The value under the string key `key` among a dict's `entries`, decoded.
+pub(crate) fn entry(entries: &[format::Entry<'_>], key: &str) -> Option<Value> {
+    let key = format::encode(&Value::Str(key.to_owned())).ok()?;
+    let (_, value) = entries.iter().find(|(k, _)| *k == key.as_slice())?;
+    format::decode(value).ok()
 }

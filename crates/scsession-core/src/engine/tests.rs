@@ -323,3 +323,113 @@ fn a_bound_session_ended_elsewhere_leaves_no_index_entry_behind() {
         .unwrap()
         .is_empty());
 }
+
+fn engine_without_idle() -> Engine {
+    let keys = KeyRing::new(&[[9u8; 32]]).unwrap();
+    Engine::new(
+        keys,
+        CookieSettings::new("session"),
+        Lifetime::new(Some(3600), None),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_sessions_own_expiry_narrows_max_age_and_is_enforced_on_the_server() {
+    let engine = engine_without_idle();
+    let data = dict(&[("user", Value::Int(1)), (EXPIRY_KEY, Value::Int(60))]);
+    let mut opened = engine.open_cookie([&b""[..]], NOW);
+    let created = engine.finish_cookie(&mut opened.state, &data, NOW).unwrap();
+    let set_cookie = created.set_cookie.unwrap();
+    assert!(set_cookie.contains("; Max-Age=60;"), "{set_cookie}");
+    let header = cookie_of(&set_cookie);
+    let live = engine.open_cookie([header.as_bytes()], NOW + 59);
+    assert_eq!(live.data, data);
+    assert_eq!(engine.expires_at(&live.state, &live.data), Some(NOW + 60));
+    // The browser might keep the cookie longer: the server does not.
+    let dead = engine.open_cookie([header.as_bytes()], NOW + 60);
+    assert_eq!(dead.state.id(), None);
+    assert!(dead.expired.is_some());
+
+    // Never longer than the engine's max_age; zero, negative or other values are ignored.
+    for (value, limit) in [
+        (Value::Int(1_000_000), Some(3600)),
+        (Value::Int(0), Some(3600)),
+        (Value::Int(-5), Some(3600)),
+        (Value::Str("60".into()), Some(3600)),
+    ] {
+        let lifetime = engine.session_lifetime(&dict(&[(EXPIRY_KEY, value)]));
+        assert_eq!(
+            (lifetime.limits.max_age, lifetime.browser_session),
+            (limit, false)
+        );
+    }
+}
+
+#[test]
+fn a_browser_session_cookie_has_no_max_age_but_still_ends_on_the_server() {
+    let engine = engine_without_idle();
+    let data = dict(&[("user", Value::Int(1)), (EXPIRY_KEY, Value::None)]);
+    let mut opened = engine.open_cookie([&b""[..]], NOW);
+    let set_cookie = engine
+        .finish_cookie(&mut opened.state, &data, NOW)
+        .unwrap()
+        .set_cookie
+        .unwrap();
+    assert!(!set_cookie.contains("Max-Age"), "{set_cookie}");
+    let header = cookie_of(&set_cookie);
+    let live = engine.open_cookie([header.as_bytes()], NOW + 3599);
+    assert_eq!(engine.expires_at(&live.state, &live.data), Some(NOW + 3600));
+    assert_eq!(
+        engine
+            .open_cookie([header.as_bytes()], NOW + 3600)
+            .state
+            .id(),
+        None
+    );
+}
+
+#[test]
+fn a_sessions_own_expiry_is_kept_through_regenerate_and_counts_from_it() {
+    let engine = engine_without_idle();
+    let data = dict(&[(EXPIRY_KEY, Value::Int(100))]);
+    let mut opened = engine.open_cookie([&b""[..]], NOW);
+    let header = cookie_of(
+        &engine
+            .finish_cookie(&mut opened.state, &data, NOW)
+            .unwrap()
+            .set_cookie
+            .unwrap(),
+    );
+    let mut opened = engine.open_cookie([header.as_bytes()], NOW + 50);
+    assert_eq!(opened.state.created(), Some(NOW));
+    opened.state.regenerate();
+    assert_eq!(opened.state.created(), None);
+    let set_cookie = engine
+        .finish_cookie(&mut opened.state, &data, NOW + 50)
+        .unwrap()
+        .set_cookie
+        .unwrap();
+    assert!(set_cookie.contains("; Max-Age=100;"), "{set_cookie}");
+    let header = cookie_of(&set_cookie);
+    let live = engine.open_cookie([header.as_bytes()], NOW + 149);
+    assert_eq!(live.state.created(), Some(NOW + 50));
+    assert_eq!(engine.expires_at(&live.state, &live.data), Some(NOW + 150));
+    // A new session has no timestamps and no deadline yet.
+    let new = engine.open_cookie([&b""[..]], NOW);
+    assert_eq!(engine.expires_at(&new.state, &data), None);
+}
+
+#[test]
+fn a_stored_session_lives_as_long_as_its_own_expiry() {
+    let engine = engine_without_idle();
+    let store = MemoryStore::new();
+    let data = dict(&[(EXPIRY_KEY, Value::Int(30))]);
+    let mut opened = block_on(engine.load(&store, [&b""[..]], NOW)).unwrap();
+    let finished = block_on(engine.finish_store(&store, &mut opened.state, &data, NOW)).unwrap();
+    let header = cookie_of(&finished.set_cookie.unwrap());
+    let live = block_on(engine.load(&store, [header.as_bytes()], NOW + 29)).unwrap();
+    assert_eq!(live.data, data);
+    let dead = block_on(engine.load(&store, [header.as_bytes()], NOW + 30)).unwrap();
+    assert_eq!(dead.state.id(), None);
+}

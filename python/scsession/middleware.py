@@ -148,6 +148,8 @@ class SCsessionMiddleware:
 
             def send_wrapper(message: Message) -> Awaitable[None]:
                 if session._loader is None and message["type"] in _HEADER_MESSAGES:
+                    if session._on_save is not None:
+                        session._saving()
                     # Cookie sessions save without I/O, so this stays synchronous.
                     finished = self._engine.finish_cookie(session._state, session, _clock.now())
                     if finished is not None and finished.set_cookie is not None:
@@ -206,6 +208,8 @@ class SCsessionMiddleware:
         """Saves the session (to the store, or into the cookie), sends `message` with its
         Set-Cookie, then runs the event hook. If the store is down, sends a 503 instead and
         calls `replaced` (``on_store_error="fail"``), or sends `message` unsaved."""
+        if session._on_save is not None:
+            session._saving()
         now = _clock.now()
         if self._saver is None:
             finished = self._engine.finish_cookie(session._state, session, now)

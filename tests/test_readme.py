@@ -101,3 +101,20 @@ def test_log_out_everywhere_example(monkeypatch: pytest.MonkeyPatch) -> None:
     assert laptop.post("/password").json() == {"signed out": 1}
     assert [d["browser"] for d in laptop.get("/devices").json()] == ["Laptop"]
     assert len(store) == 1, "the phone's session is gone: it is signed out"
+
+
+def test_testing_helpers_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_block("def test_a_signed_in_user_adds_to_the_wishlist", monkeypatch)[
+        "test_a_signed_in_user_adds_to_the_wishlist"
+    ]()
+
+
+def test_session_model_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = run_block("Cart = Annotated[CartModel", monkeypatch)["app"]
+    browser = TestClient(app, base_url="https://testserver")
+    assert browser.get("/cart").json() == {"items": [], "coupon": None}
+    browser.post("/cart/items", params={"item": "socks"})
+    browser.post("/cart/items", params={"item": "hat"})
+    shown = browser.get("/cart")
+    assert shown.json() == {"items": ["socks", "hat"], "coupon": None}
+    assert "set-cookie" not in shown.headers, "read, not changed: no write"

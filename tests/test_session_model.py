@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,7 @@ from scsession import MemoryStore, SCsessionMiddleware
 from scsession.fastapi import SessionDep, session_model
 from scsession.testing import read_session
 
-from .support import HTTPS, KEY, no_set_cookie, the_set_cookie
+from .support import HTTPS, KEY, no_set_cookie, parse_set_cookie, the_set_cookie
 
 NOON = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -133,6 +133,13 @@ def make_app(store: Any) -> FastAPI:
         cart: Annotated[Cart, Depends(cart_with_exit_code, scope="request")],
     ) -> None:
         cart.items.append(Item(name="yielded"))
+
+    @app.websocket("/ws")
+    async def socket(websocket: WebSocket, cart: CartDep) -> None:
+        cart.items.append(Item(name="before accept"))
+        await websocket.accept()
+        cart.coupon = "after accept"  # no response left to carry it
+        await websocket.close()
 
     @app.post("/sign-out")
     def sign_out(cart: CartDep, session: SessionDep) -> None:
@@ -289,6 +296,22 @@ def test_the_write_back_does_not_wait_for_dependency_exit_code(
     client.post(f"/cart/yielded/{scope}")
     assert log == order
     assert items(client) == [("yielded", 1)]
+
+
+def test_on_a_websocket_a_change_before_accept_is_saved_with_the_handshake(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = client_for(None)
+    with (
+        caplog.at_level(logging.WARNING, logger="scsession"),
+        client.websocket_connect("wss://testserver/ws") as websocket,
+    ):
+        headers: list[tuple[bytes, bytes]] = websocket.extra_headers or []
+        (cookie,) = [parse_set_cookie(v.decode()) for k, v in headers if k == b"set-cookie"]
+    assert read_session(KEY, cookie.value) == {
+        "cart": {"items": [{"name": "before accept", "qty": 1}], "coupon": None, "updated": None}
+    }
+    assert "changed after the WebSocket was accepted" in caplog.text
 
 
 # -- what wins over the model ----------------------------------------------------------------

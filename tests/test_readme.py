@@ -112,3 +112,20 @@ def test_readme_on_demand_example_reads_the_store_only_when_asked(
     assert browser.post("/cart/hat").json() == ["socks", "hat"]
     assert browser.get("/cart").json() == ["socks", "hat"]
     assert browser.get("/health").json() == "ok"
+
+
+def test_testing_helpers_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_block("def test_a_signed_in_user_adds_to_the_wishlist", monkeypatch)[
+        "test_a_signed_in_user_adds_to_the_wishlist"
+    ]()
+
+
+def test_session_model_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = run_block("Cart = Annotated[CartModel", monkeypatch)["app"]
+    browser = TestClient(app, base_url="https://testserver")
+    assert browser.get("/cart").json() == {"items": [], "coupon": None}
+    browser.post("/cart/items", params={"item": "socks"})
+    browser.post("/cart/items", params={"item": "hat"})
+    shown = browser.get("/cart")
+    assert shown.json() == {"items": ["socks", "hat"], "coupon": None}
+    assert "set-cookie" not in shown.headers, "read, not changed: no write"

@@ -74,6 +74,8 @@ async def serve_socket(
 
 async def _save_after_accept(middleware: SCsessionMiddleware, session: Session) -> None:
     """What a WebSocket changed after ``accept()``, when it closes."""
+    if session._on_save is not None:
+        session._saving()
     saver, now = middleware._saver, _clock.now()
     if saver is None:
         try:

@@ -176,6 +176,8 @@ class SCsessionMiddleware:
 
             def send_wrapper(message: Message) -> Awaitable[None]:
                 if session._loader is None and message["type"] in _HEADER_MESSAGES:
+                    if session._on_save is not None:
+                        session._saving()
                     # Cookie sessions save without I/O, so this stays synchronous.
                     finished = self._engine.finish_cookie(session._state, session, _clock.now())
                     message = self._used(message, finished and finished.set_cookie)
@@ -235,6 +237,8 @@ class SCsessionMiddleware:
         """Saves the session (to the store, or into the cookie), sends `message` with its
         Set-Cookie, then runs the event hook. If the store is down, sends a 503 instead and
         calls `replaced` (``on_store_error="fail"``), or sends `message` unsaved."""
+        if session._on_save is not None:
+            session._saving()
         now = _clock.now()
         if session._host.offline:
             await send(self._offline(message, session))

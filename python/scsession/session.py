@@ -120,7 +120,7 @@ class Session(dict[str, Any]):
 
     # The engine keeps what a request did to its session besides the data (ids, regenerate,
     # invalidate) in one state object; the rest is how that state is opened lazily.
-    __slots__ = ("_host", "_loader", "_source", "_state")
+    __slots__ = ("_host", "_loader", "_on_save", "_source", "_state")
     #: The engine's state of this session (``_core.SessionState``), once it is opened.
     _state: _core.SessionState
     #: Opens the session at its first use: called with ``_source``, returns an ``Opened``.
@@ -131,6 +131,9 @@ class Session(dict[str, Any]):
     _source: Any
     #: What the middleware tells the session about where it lives (see :class:`Host`).
     _host: Host
+    #: Called with the session just before the middleware saves it (``scsession.fastapi``
+    #: writes its models back here); None until one is added. Set once the session is opened.
+    _on_save: list[Callable[[Session], None]] | None
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         """A loaded session holding ``data``, that no middleware saves.
@@ -145,6 +148,7 @@ class Session(dict[str, Any]):
         self._loader = None
         self._source = None
         self._host = DETACHED
+        self._on_save = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -152,11 +156,18 @@ class Session(dict[str, Any]):
         loader = self._loader
         if loader is not None:
             self._loader = None
+            self._on_save = None
             dict.clear(self)
             opened = loader(self._source)
             self._source = opened.expired
             self._state = opened.state
             dict.update(self, opened.data)
+
+    def _saving(self) -> None:
+        """Runs the ``_on_save`` callbacks: the middleware calls this just before it saves an
+        opened session whose ``_on_save`` is not None."""
+        for callback in self._on_save or ():
+            callback(self)
 
     # -- what scsession adds to dict -------------------------------------------------------------
 

@@ -1,7 +1,16 @@
-"""A conformance suite for session stores, for pytest.
+"""Helpers for testing apps that use scsession, and a conformance suite for session stores.
 
-Subclass :class:`StoreConformance` in a test module and give it a ``store`` fixture that returns
-a fresh, empty store; pytest then runs every check below against it::
+For an app's tests: :func:`session_cookie` makes a cookie value that starts a test client with a
+session (signed in, say), and :func:`read_session` reads what a response's session cookie holds::
+
+    from scsession.testing import read_session, session_cookie
+
+    client.cookies.set("session", session_cookie(SECRET, {"user_id": 42}))
+    response = client.post("/cart", json={"item": "socks"})
+    assert read_session(SECRET, response) == {"user_id": 42, "cart": ["socks"]}
+
+For a store's tests, subclass :class:`StoreConformance` in a test module and give it a ``store``
+fixture that returns a fresh, empty store; pytest then runs every check below against it::
 
     import pytest
     from scsession.testing import StoreConformance
@@ -20,6 +29,9 @@ Every built-in store passes it, and so does the README's example store.
 
 :class:`UserIndexConformance` checks a store's per-user index (``Session.bind_user``,
 ``sessions_for_user``, ``invalidate_user``) the same way; every built-in store passes it too.
+
+The module imports pytest only where a check needs it, so the two helpers work under any test
+runner.
 """
 
 from __future__ import annotations
@@ -27,18 +39,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Coroutine
-from typing import Any, ClassVar
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, ClassVar, NoReturn, Protocol
 from urllib.parse import parse_qsl
 
-import pytest
-
-from scsession import _core
+from scsession import _clock, _core
+from scsession._config import secrets_of
+from scsession.exceptions import SessionTooLargeError
 from scsession.middleware import SCsessionMiddleware
 from scsession.session import BOUND_USER_KEY
 from scsession.stores import SessionStore
 
-__all__ = ["SECRET", "Browser", "StoreConformance", "UserIndexConformance", "new_id"]
+__all__ = [
+    "SECRET",
+    "Browser",
+    "StoreConformance",
+    "UserIndexConformance",
+    "new_id",
+    "read_session",
+    "session_cookie",
+]
 
 #: The key the suite's middleware uses (tests only).
 SECRET = "conformance-suite-key-of-at-least-32-bytes"
@@ -49,6 +69,131 @@ _SEALER = _core.Sealer([SECRET.encode()], "session", None, None)
 def new_id() -> str:
     """A fresh session id, as the middleware makes them."""
     return _core.new_session_id()
+
+
+# -- an app's tests: a session to start with, and what a response wrote --------------------------
+
+#: What browsers keep of a cookie at most: its name and value together (RFC 6265 section 6.1).
+_COOKIE_LIMIT = 4096
+
+
+def session_cookie(
+    secret_key: str | bytes | Sequence[str | bytes],
+    data: Mapping[str, Any],
+    *,
+    cookie_name: str = "session",
+) -> str:
+    """A cookie value that ``SCsessionMiddleware(secret_key=..., cookie_name=...)`` without a
+    store opens as a session holding ``data``, so that a test can start signed in::
+
+        client.cookies.set("session", session_cookie(SECRET, {"user_id": 42}))
+
+    ``secret_key`` is what the middleware takes (a key, or a list of keys: the first seals).
+    The session is new: created now (``scsession._clock.now()``, so a test that moves the clock
+    agrees with the middleware), under a fresh id, so every ``max_age`` and ``idle_timeout``
+    accepts it. Values are checked as session values are (``TypeError`` naming the key of one
+    that cannot be stored); ``SessionTooLargeError`` if browsers would not keep the cookie.
+
+    For cookie mode only: with a store, the session lives in the store, so a test signs in
+    through the app instead.
+    """
+    keys = secrets_of(secret_key)
+    sealer = _core.Sealer(keys, cookie_name, None, None)
+    now = _clock.now()
+    value = sealer.seal_cookie(_core.new_session_id(), now, now, _core.dumps(dict(data)))
+    if len(cookie_name) + 1 + len(value) > _COOKIE_LIMIT:
+        raise SessionTooLargeError(
+            f"this session seals into a {len(value)}-byte cookie value, more than the "
+            f"{_COOKIE_LIMIT} bytes browsers keep for a cookie"
+        )
+    return value
+
+
+class _Headers(Protocol):
+    def get_list(self, key: str) -> list[str]: ...
+
+
+class _Response(Protocol):
+    @property
+    def headers(self) -> _Headers: ...
+
+
+def read_session(
+    secret_key: str | bytes | Sequence[str | bytes],
+    cookie_or_response: str | _Response,
+    *,
+    cookie_name: str = "session",
+) -> dict[str, Any] | str | None:
+    """What a session cookie holds: the session data (a ``dict``) of a cookie session, the session
+    id (a ``str``) of a server-side one (with a store, the cookie carries only the signed id; it
+    equals ``request.session.id`` in the app). For tests::
+
+        response = client.post("/sign-in", data=form)
+        assert read_session(SECRET, response) == {"user_id": 42}
+        assert read_session(SECRET, client.cookies["session"]) == {"user_id": 42}
+
+    ``cookie_or_response`` is a cookie value, or a response whose headers have ``get_list``
+    (an ``httpx.Response``, which Starlette's and FastAPI's ``TestClient`` return); of a response,
+    its last ``Set-Cookie`` for ``cookie_name`` is read.
+
+    Returns ``None`` for a response that deletes the cookie (the session was emptied, or ended
+    with ``invalidate()``). Raises ``LookupError`` for a response that does not set the cookie at
+    all (it did not change the session, so the browser keeps what it had: read the client's
+    cookie instead), and ``ValueError`` saying why for a cookie that does not open under
+    ``secret_key`` and ``cookie_name`` (another key, another cookie's name, tampered with, not a
+    scsession cookie). The cookie's time stamps are not checked: test expiry through the app,
+    with the clock moved (``scsession._clock.now``).
+    """
+    value: str | None
+    if isinstance(cookie_or_response, str):
+        value = cookie_or_response
+    else:
+        value = _cookie_set_by(cookie_or_response, cookie_name)
+        if value is None:
+            return None
+    keys = secrets_of(secret_key)
+    try:
+        inspected = _core.Sealer(keys, cookie_name, None, None).inspect_cookie(value)
+    except ValueError as error:
+        raise ValueError(f"the {cookie_name!r} cookie does not open: {error}") from None
+    if inspected.data is None:  # a signed id: the data is in the store
+        return inspected.id
+    return _core.loads(inspected.data)
+
+
+def _cookie_set_by(response: _Response, cookie_name: str) -> str | None:
+    """The value the last ``Set-Cookie`` of `response` for `cookie_name` sets; None if that
+    deletes the cookie. LookupError if there is none."""
+    headers = getattr(response, "headers", None)
+    get_list = getattr(headers, "get_list", None)
+    if get_list is None:
+        raise TypeError(
+            "read_session() takes a cookie value (str) or a response whose headers have "
+            f"get_list(), such as an httpx.Response; not {type(response).__name__}"
+        )
+    found: list[str] = []
+    for header in get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        if name.strip() == cookie_name:
+            found.append(rest)
+    if not found:
+        raise LookupError(
+            f"the response sets no {cookie_name!r} cookie: it did not change the session, so "
+            f"the browser keeps the cookie it had (read that one: client.cookies[{cookie_name!r}])"
+        )
+    value, *attributes = (part.strip() for part in found[-1].split(";"))
+    for attribute in attributes:
+        name, _, argument = attribute.partition("=")
+        number = argument.strip().lstrip("-")
+        if name.lower() == "max-age" and number.isdigit() and int(argument) <= 0:
+            return None
+    return value or None
+
+
+def _skip(reason: str) -> NoReturn:
+    import pytest  # only here, so that the helpers above work without pytest
+
+    pytest.skip(reason)
 
 
 def _run(store: Any, step: Coroutine[Any, Any, None]) -> None:
@@ -150,7 +295,7 @@ class StoreConformance:
 
     def test_replace_swaps_only_the_record_that_was_loaded(self, store: SessionStore) -> None:
         if not hasattr(store, "replace"):
-            pytest.skip("the store has no replace(): see SessionStore for what that costs")
+            _skip("the store has no replace(): see SessionStore for what that costs")
         replace = store.replace
 
         async def check() -> None:
@@ -173,7 +318,7 @@ class StoreConformance:
         self, store: SessionStore
     ) -> None:
         if not hasattr(store, "replace"):
-            pytest.skip("the store has no replace(): see SessionStore for what that costs")
+            _skip("the store has no replace(): see SessionStore for what that costs")
         replace = store.replace
 
         async def check() -> None:

@@ -292,6 +292,13 @@ impl<M: Mode> SessionLayerBuilder<M> {
         self
     }
 
+    /// Whether the cookie carries `Partitioned` (CHIPS; default `false`), for an app that runs
+    /// in another site's frame. Needs `Secure` and [`SameSite::None`].
+    pub fn partitioned(mut self, partitioned: bool) -> Self {
+        self.cookie.partitioned = partitioned;
+        self
+    }
+
     /// How long a session lives from its creation, however active (default 14 days; `None`:
     /// until the browser closes, with no absolute limit on the server). Enforced by the
     /// server from sealed timestamps, not by the browser. Whole seconds.

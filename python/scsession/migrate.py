@@ -154,6 +154,8 @@ class StarletteCookie:
         if not hmac.compare_digest(signature, expected):
             return None
         payload, dot, stamp = signed.rpartition(b".")
+        if not dot:
+            return None
         try:
             signed_at = int.from_bytes(base64.urlsafe_b64decode(stamp + b"=" * (-len(stamp) % 4)))
         except (ValueError, binascii.Error):

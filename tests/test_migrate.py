@@ -465,7 +465,6 @@ def test_starsessions_user_moves_into_scsession_under_a_new_id(
             assert set_cookies(response) == []
         if store is not None:
             assert await store.load(new_id) is not None, "saved in scsession's store"
-        await source.aclose()
 
     asyncio.run(story())
 
@@ -485,7 +484,6 @@ def test_replaying_the_old_starsessions_cookie_gets_a_fresh_session(
             response = await thief.get("/view", headers={"cookie": f"session={stolen}"})
             assert response.json() == {"session": {}}
             assert set_cookies(response) == []
-        await source.aclose()
 
     asyncio.run(story())
 
@@ -507,7 +505,6 @@ def test_sign_out_right_after_migration_does_not_bring_the_old_session_back(
             response = await replay.get("/view", headers={"cookie": f"session={old_id}"})
             assert response.json() == {"session": {}}
         assert redis_client.exists(prefix + old_id) == 0
-        await source.aclose()
 
     asyncio.run(story())
 
@@ -526,7 +523,6 @@ def test_sign_out_on_the_migrating_request_deletes_the_old_record(
             assert response.json() == {"old": None, "session": {}}
             assert the_set_cookie(response).deletes
         assert redis_client.exists(prefix + old_id) == 0
-        await source.aclose()
 
     asyncio.run(story())
 
@@ -552,7 +548,6 @@ def test_ten_parallel_requests_with_the_old_cookie_leave_the_browser_signed_in(
             assert browser.cookies["session"] != old_id
             assert (await browser.get("/view")).json() == {"session": {"user": "ada"}}
         assert redis_client.exists(prefix + old_id) == 0
-        await source.aclose()
 
     asyncio.run(story())
 
@@ -570,7 +565,6 @@ def test_ids_starsessions_never_makes_are_not_looked_up(
             for value in ["planted", "A" * 32, "*", ""]:
                 response = await browser.get("/view", headers={"cookie": f"session={value}"})
                 assert response.json() == {"session": {}}
-        await source.aclose()
 
     asyncio.run(story())
     assert redis_client.exists(prefix + "planted") == 1
@@ -589,7 +583,6 @@ def test_old_redis_down_answers_503_and_keeps_the_old_cookie(
             response = await browser.get("/view", headers=cookie)
             assert response.status_code == 503 and set_cookies(response) == []
             assert (await browser.get("/untouched", headers=cookie)).status_code == 200
-        await source.aclose()
 
     with caplog.at_level(logging.ERROR, logger="scsession"):
         asyncio.run(story())

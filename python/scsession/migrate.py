@@ -26,7 +26,6 @@ replaces it and no second header for that name is sent.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -204,25 +203,31 @@ class StarsessionsRedis:
 
     Only ids starsessions itself makes (32 lowercase hex characters) are looked up. A record
     is deleted once its session was saved in scsession (or ended on that request), so the old
-    cookie cannot be replayed.
+    cookie cannot be replayed. Each migration opens its own short connection (a user migrates
+    once), so there is no pool to close and no event loop to belong to.
 
     Args:
         url: the old store's Redis, e.g. ``"redis://localhost:6379/0"``.
         prefix: the ``RedisStore``'s ``prefix`` (a string).
         cookie_name, cookie_path, cookie_domain: the old ``SessionMiddleware``'s (its
             ``cookie_path=None`` is ``"/"``).
+        connect_timeout, timeout: seconds to wait for a connection, and for an answer.
     """
 
     __slots__ = (
-        "_clients",
         "_down",
         "_where",
+        "connect_timeout",
         "cookie_domain",
         "cookie_name",
         "cookie_path",
         "prefix",
+        "timeout",
         "url",
     )
+
+    #: ``open`` reads Redis: it runs before the handler.
+    needs_io = True
 
     def __init__(
         self,
@@ -232,9 +237,11 @@ class StarsessionsRedis:
         cookie_name: str = "session",
         cookie_path: str = "/",
         cookie_domain: str | None = None,
+        connect_timeout: float = 2.0,
+        timeout: float = 5.0,
     ) -> None:
         try:
-            import redis.asyncio  # noqa: F401 (checked at startup, used per event loop)
+            import redis.asyncio  # noqa: F401 (checked at startup, used at each migration)
         except ImportError as error:
             raise ImportError(
                 "StarsessionsRedis reads the old sessions with redis-py: pip install redis"
@@ -244,30 +251,24 @@ class StarsessionsRedis:
         self.cookie_name = cookie_name
         self.cookie_path = cookie_path
         self.cookie_domain = cookie_domain
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
         # host:port/db only: a password in the URL is never shown.
-        self._where = url.rpartition("@")[2].partition("://")[2] or url.rpartition("@")[2]
-        # One client per event loop: a redis.asyncio connection belongs to the loop it opened in.
-        self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._where = url.rpartition("@")[2].rpartition("://")[2]
         self._down = False  # logged once per outage
-
-    #: ``open`` reads Redis: it runs before the handler.
-    needs_io = True
 
     def __repr__(self) -> str:
         return f"StarsessionsRedis({self._where!r}, prefix={self.prefix!r})"
 
-    def _client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            import redis.asyncio
+    def _connect(self) -> Any:
+        import redis.asyncio
 
-            for dead in [other for other in self._clients if other.is_closed()]:
-                del self._clients[dead]
-            client = self._clients[loop] = redis.asyncio.Redis.from_url(self.url)
-        return client
+        return redis.asyncio.Redis.from_url(
+            self.url, socket_connect_timeout=self.connect_timeout, socket_timeout=self.timeout
+        )
 
     def open(self, value: str, now: int) -> Awaitable[dict[str, Any] | None]:
+        """The data of the session whose id is ``value`` (its cookie's value), or None."""
         return self._load(value)
 
     async def _load(self, value: str) -> dict[str, Any] | None:
@@ -276,7 +277,8 @@ class StarsessionsRedis:
         import redis.exceptions
 
         try:
-            raw = await self._client().get(self.prefix + value)
+            async with self._connect() as client:
+                raw = await client.get(self.prefix + value)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
             if not self._down:
                 self._down = True
@@ -309,15 +311,10 @@ class StarsessionsRedis:
         if _STARSESSIONS_ID.fullmatch(value) is None:
             return
         try:
-            await self._client().delete(self.prefix + value)
+            async with self._connect() as client:
+                await client.delete(self.prefix + value)
         except Exception:
             logger.warning("scsession: %r could not delete a migrated session", self, exc_info=True)
-
-    async def aclose(self) -> None:
-        """Closes this event loop's connections to the old Redis."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
 
 
 # --- what the middleware runs --------------------------------------------------------------------
@@ -468,20 +465,25 @@ class _Request:
         return True
 
     async def migrate_now(self) -> None:
-        """Before the handler: opens the scsession session and, if it is not valid, the old one;
-        a migrated session counts as used, so it is saved whether the handler touches it."""
+        """Before the handler: opens the scsession session (store mode: it was fetched already)
+        without counting it as used and, if it is not valid, the old one. A migrated session
+        counts as used, so it is saved whether or not the handler touches it."""
         session = self._session
-        session._load()
-        if session._state.id is not None:
+        loader = session._loader
+        assert loader is not None
+        opened = loader(session._source)
+        session._loader, session._source = _opened, opened  # still unused: opened once only
+        if opened.state.id is not None:
             self.old_is_dead = True  # a valid scsession session: the old one is left behind
             return
-        opened = self._migrator.source.open(self._value, _clock.now())
-        data = await opened if isinstance(opened, Awaitable) else opened
+        found = self._migrator.source.open(self._value, _clock.now())
+        data = await found if isinstance(found, Awaitable) else found
         if data is None or not self._fits(data):
             self.old_is_dead = True
             return
         self.migrated = True
-        dict.update(session, data)
+        session._source = _Migrated(opened.state, data, opened.expired)
+        session._load()
 
     def send(self, message: Message) -> Awaitable[None]:
         if message["type"] not in _HEADER_MESSAGES:
@@ -509,6 +511,11 @@ class _Request:
             await migrator.source.retire(self._value)
             message = _with_header(message, migrator._delete)
         await self._send(message)
+
+
+def _opened(opened: Any) -> Any:
+    """The loader of a session opened already (by :meth:`_Request.migrate_now`)."""
+    return opened
 
 
 def _with_header(message: Message, set_cookie: bytes) -> Message:

@@ -570,23 +570,41 @@ def test_ids_starsessions_never_makes_are_not_looked_up(
     assert redis_client.exists(prefix + "planted") == 1
 
 
+@pytest.mark.parametrize("mode", ["cookie", "memory"])
 def test_old_redis_down_answers_503_and_keeps_the_old_cookie(
-    caplog: pytest.LogCaptureFixture,
+    mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    source = StarsessionsRedis(f"redis://127.0.0.1:{free_port()}/0", prefix="starsessions.")
-    old_id = uuid.uuid4().hex
+    source = StarsessionsRedis(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5)
+    cookie = {"cookie": f"session={uuid.uuid4().hex}"}
 
     async def story() -> None:
-        app = make_app(store=MemoryStore(), migrate_from=source)
+        app = make_app(store=None if mode == "cookie" else MemoryStore(), migrate_from=source)
         async with browser_on(app) as browser:
-            cookie = {"cookie": f"session={old_id}"}
             response = await browser.get("/view", headers=cookie)
             assert response.status_code == 503 and set_cookies(response) == []
-            assert (await browser.get("/untouched", headers=cookie)).status_code == 200
+            response = await browser.get("/untouched", headers=cookie)
+            assert response.status_code == 200 and set_cookies(response) == []
 
     with caplog.at_level(logging.ERROR, logger="scsession"):
         asyncio.run(story())
     assert caplog.text.count("is unavailable") == 1
+
+
+@pytest.mark.parametrize("mode", ["cookie", "memory"])
+def test_old_redis_down_with_anonymous_policy_runs_the_request_and_keeps_the_old_cookie(
+    mode: str,
+) -> None:
+    source = StarsessionsRedis(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5)
+    app = make_app(
+        store=None if mode == "cookie" else MemoryStore(),
+        migrate_from=source,
+        on_store_error="anonymous",
+    )
+    client = TestClient(app, base_url=HTTPS)
+    cookie = {"cookie": f"session={uuid.uuid4().hex}"}
+    response = client.post("/update", json={"visited": True}, headers=cookie)
+    assert response.status_code == 200 and response.json() == {"session": {"visited": True}}
+    assert set_cookies(response) == [], "never written, so the old cookie stays for later"
 
 
 def test_starsessions_redis_without_redis_py_says_how_to_install_it(
@@ -605,3 +623,55 @@ def test_starsessions_redis_repr_hides_the_password() -> None:
 def test_same_key_for_scsession_is_not_required() -> None:
     # The old key only has to open old cookies: it is not scsession's key and need not be 32 bytes.
     assert make_app(secret_key=KEY, migrate_from=StarletteCookie("short"))
+
+
+# --- users already on scsession, and the migrated session's life ---------------------------------
+
+
+def test_users_already_on_scsession_see_no_change_from_migrate_from(
+    clock: Clock, new_store: Callable[[], Any]
+) -> None:
+    # The names are equal: every request's "session" cookie is also tried as the old cookie.
+    app = make_app(store=new_store(), idle_timeout=1000, migrate_from=StarletteCookie(OLD_KEY))
+    client = TestClient(app, base_url=HTTPS)
+    client.post("/update", json={"user": "grace"})
+    clock.advance(500)  # past the point where a use of the session rewrites the cookie
+    assert set_cookies(client.get("/untouched")) == [], "an untouched session is not used"
+    assert client.get("/view").json() == {"session": {"user": "grace"}}
+
+
+@pytest.mark.parametrize("mode", ["cookie", "memory"])
+def test_users_already_on_scsession_never_wait_for_the_old_redis(mode: str) -> None:
+    down = StarsessionsRedis(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    app = make_app(store=None if mode == "cookie" else MemoryStore(), migrate_from=down)
+    client = TestClient(app, base_url=HTTPS)
+    client.post("/update", json={"user": "grace"})
+    response = client.get("/view")
+    assert response.status_code == 200 and response.json() == {"session": {"user": "grace"}}
+    assert client.get("/untouched").status_code == 200
+
+
+def test_a_copied_starlette_cookie_opens_a_session_while_migrate_from_is_configured() -> None:
+    # Starlette's cookies are self-contained: there is nothing to revoke. Each use of a copy
+    # starts a new scsession session, until the old cookie expires or migrate_from goes.
+    copied = starlette_cookie_value({"user": "ada"})
+    app = make_app(migrate_from=StarletteCookie(OLD_KEY))
+    for _ in range(2):
+        response = TestClient(app, base_url=HTTPS).get("/view", headers=cookie_header(copied))
+        assert response.json() == {"session": {"user": "ada"}}
+    assert TestClient(make_app(), base_url=HTTPS).get(
+        "/view", headers=cookie_header(copied)
+    ).json() == {"session": {}}
+
+
+def test_the_migrated_session_lives_its_max_age_from_the_migration(
+    clock: Clock, new_store: Callable[[], Any]
+) -> None:
+    old_browser = signed_in_under_starlette()
+    clock.advance(TWO_WEEKS - 60)  # the old cookie is nearly expired
+    browser = after_the_switch(old_browser, store=new_store(), max_age=3600)
+    assert browser.get("/view").json() == {"session": {"user": "ada"}}
+    clock.advance(3599)
+    assert browser.get("/view").json() == {"session": {"user": "ada"}}
+    clock.advance(2)
+    assert browser.get("/view").json() == {"session": {}}

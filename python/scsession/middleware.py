@@ -125,7 +125,7 @@ class SCsessionMiddleware:
         self._on_event = on_event
         self._cookie_loader = self._open_cookie  # a bound method made once, not per request
         self._cookie_marker = cookie_name.encode("latin-1") + b"="  # for a debug line only
-        self._migrator = None
+        self._migrator: Migrator | None = None
         if migrate_from is not None:
             self._migrator = Migrator(
                 migrate_from,

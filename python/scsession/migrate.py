@@ -64,7 +64,8 @@ class SessionSource(Protocol):
     writing the same members.
 
     The old cookie is the one named ``cookie_name`` (on ``cookie_path`` and ``cookie_domain``,
-    which the response that removes it repeats). Its value is handed to ``load`` as sent.
+    which the response that removes it repeats). Its value is handed to ``open`` and
+    ``retire`` as sent.
     """
 
     @property
@@ -116,6 +117,9 @@ class StarletteCookie:
 
     __slots__ = ("_key", "cookie_domain", "cookie_name", "cookie_path", "max_age")
 
+    #: ``open`` answers at once: cookie sessions stay lazy.
+    needs_io = False
+
     def __init__(
         self,
         secret_key: str | bytes,
@@ -134,9 +138,6 @@ class StarletteCookie:
         self.max_age = max_age
         self.cookie_path = path
         self.cookie_domain = domain
-
-    #: ``open`` answers at once: cookie sessions stay lazy.
-    needs_io = False
 
     def __repr__(self) -> str:
         return f"StarletteCookie(cookie_name={self.cookie_name!r}, max_age={self.max_age!r})"
@@ -165,14 +166,14 @@ class StarletteCookie:
             data = json.loads(base64.b64decode(payload))
         except (ValueError, RecursionError):  # binascii.Error and JSON errors are ValueErrors
             return None
-        return storable(data, self)
+        return _storable(data, self)
 
     async def retire(self, value: str) -> None:
         """Nothing: a signed cookie cannot be revoked. It stops working when it expires, or
         when ``migrate_from`` is removed."""
 
 
-def storable(data: object, source: object) -> dict[str, Any] | None:
+def _storable(data: object, source: object) -> dict[str, Any] | None:
     """`data` if it is a non-empty dict whose values scsession can store, else None (a
     warning names the key and the source; never the value)."""
     if not isinstance(data, dict) or not data:
@@ -303,7 +304,7 @@ class StarsessionsRedis:
             return None
         if isinstance(data, dict):
             data.pop(_STARSESSIONS_METADATA, None)
-        return storable(data, self)
+        return _storable(data, self)
 
     async def retire(self, value: str) -> None:
         """Deletes the old record (a failure is logged: the record then lives until Redis

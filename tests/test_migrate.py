@@ -620,7 +620,7 @@ def test_starsessions_redis_repr_hides_the_password() -> None:
     assert "w0rd" not in repr(source) and "127.0.0.1:6379/0" in repr(source)
 
 
-def test_same_key_for_scsession_is_not_required() -> None:
+def test_the_old_key_need_not_pass_scsession_key_checks() -> None:
     # The old key only has to open old cookies: it is not scsession's key and need not be 32 bytes.
     assert make_app(secret_key=KEY, migrate_from=StarletteCookie("short"))
 

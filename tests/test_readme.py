@@ -8,11 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from starlette.testclient import TestClient
 
 from scsession.testing import Browser, StoreConformance
 
 from .servers import RedisServer
+from .support import the_set_cookie
+from .test_migrate import (
+    OLD_KEY,
+    browser_on,
+    sign_in_under_starsessions,
+    signed_in_under_starlette,
+)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
@@ -129,3 +137,33 @@ def test_session_model_example(monkeypatch: pytest.MonkeyPatch) -> None:
     shown = browser.get("/cart")
     assert shown.json() == {"items": ["socks", "hat"], "coupon": None}
     assert "set-cookie" not in shown.headers, "read, not changed: no write"
+
+
+def test_migration_guide_keeps_a_starlette_user_signed_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OLD_SESSION_SECRET", OLD_KEY)
+    app = run_block("migrate_from=StarletteCookie(", monkeypatch)["app"]
+    old_browser = signed_in_under_starlette({"user": "ada"})
+    browser = TestClient(app, base_url="https://testserver", cookies=old_browser.cookies)
+    assert browser.get("/").json() == {"user": "ada"}
+    assert browser.get("/").json() == {"user": "ada"}
+
+
+def test_migration_guide_moves_a_starsessions_user_into_redis_store(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    app = run_block("migrate_from=StarsessionsRedis(", monkeypatch)["app"]
+    old = redis.Redis.from_url(redis_server.url)
+
+    async def story() -> None:
+        jar = await sign_in_under_starsessions(redis_server.url, "starsessions.", {"user": "ada"})
+        old_id = jar["session"]
+        assert old.exists(f"starsessions.{old_id}") == 1
+        async with browser_on(app, jar) as browser:
+            response = await browser.get("/")  # the example has no routes: any request migrates
+            assert response.status_code == 404
+            assert not the_set_cookie(response).deletes
+        assert old.exists(f"starsessions.{old_id}") == 0
+
+    asyncio.run(story())
+    old.close()

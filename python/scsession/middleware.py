@@ -26,6 +26,7 @@ from scsession._saving import Saver
 from scsession._websocket import serve_socket
 from scsession.events import EventHook, SessionEvent, emit
 from scsession.exceptions import StoreUnavailableError
+from scsession.migrate import Migrator, SessionSource
 from scsession.session import UNLOADED, Session, staged
 from scsession.stores import SessionStore
 
@@ -88,6 +89,14 @@ class SCsessionMiddleware:
             answered 503 with ``Retry-After``; handlers that never touch it run as usual.
             ``"anonymous"``: the request runs with an empty session that is never written
             (public pages keep working); a sign-out still removes the cookie.
+        migrate_from: the sessions of the middleware this one replaces,
+            ``scsession.migrate.StarletteCookie(secret_key=OLD_KEY)`` (Starlette's
+            ``SessionMiddleware``) or ``scsession.migrate.StarsessionsRedis(url)``
+            (starsessions with Redis). A request with no valid scsession session but a valid
+            old one opens with the old data as a new session, which the response saves (under
+            a new id) while removing the old cookie and, for starsessions, deleting the old
+            record; anything invalid is a fresh session. Remove it once the old sessions have
+            expired (see the README's migration guide). ``None`` (default) costs nothing.
     """
 
     def __init__(
@@ -107,6 +116,7 @@ class SCsessionMiddleware:
         cookie_partitioned: bool = False,
         cache_control: str | None = "private, no-store",
         load: LoadMode = "eager",
+        migrate_from: SessionSource | None = None,
     ) -> None:
         check_lifetime(max_age, idle_timeout, on_store_error)
         if load not in ("eager", "on_demand"):
@@ -137,6 +147,17 @@ class SCsessionMiddleware:
         self._on_event = on_event
         self._cookie_loader = self._open_cookie  # a bound method made once, not per request
         self._cookie_marker = cookie_name.encode("latin-1") + b"="  # for a debug line only
+        self._migrator: Migrator | None = None
+        if migrate_from is not None:
+            self._migrator = Migrator(
+                migrate_from,
+                self._engine,
+                cookie_mode=store is None,
+                path=cookie_path,
+                domain=cookie_domain,
+                secure=cookie_https_only,
+                same_site=cookie_same_site,
+            )
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] not in _SESSION_SCOPES:
@@ -168,6 +189,13 @@ class SCsessionMiddleware:
                 return
             session._loader, session._source, expired = staged, opened, opened.expired
         scope["session"] = session
+        if self._migrator is not None:
+            # migrate_from: a request with the old middleware's cookie (scsession.migrate).
+            try:
+                send = await self._migrator.begin(session, scope.get("headers", ()), send)
+            except OUTAGE_ERRORS as error:  # the old sessions' store is down
+                await serve_offline(self, scope, receive, send, session, error)
+                return
 
         if scope["type"] == "websocket":
             await serve_socket(self, scope, receive, send, session)

@@ -446,11 +446,20 @@ where
             };
             // Boxed apart: only requests that used the session carry the saving future.
             let saved = Box::pin(shared.finish(&mut data)).await;
+            let headers = response.headers_mut();
+            // The response depends on the cookie: a shared cache must keep users apart.
+            headers.append(header::VARY, HeaderValue::from_static("Cookie"));
             match saved {
                 Ok(None) => {}
                 Ok(Some(cookie)) => match HeaderValue::try_from(cookie) {
                     Ok(value) => {
-                        response.headers_mut().append(header::SET_COOKIE, value);
+                        headers.append(header::SET_COOKIE, value);
+                        // Never cache one user's Set-Cookie for another, unless the app said
+                        // how its response may be cached.
+                        if !headers.contains_key(header::CACHE_CONTROL) {
+                            let private = HeaderValue::from_static("private, no-store");
+                            headers.insert(header::CACHE_CONTROL, private);
+                        }
                     }
                     Err(_) => return Ok(failed(&Error::Header)),
                 },

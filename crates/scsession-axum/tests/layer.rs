@@ -396,3 +396,43 @@ async fn a_session_too_large_for_its_cookie_is_a_500_never_a_cookie_the_browser_
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(set_cookie(&response), None);
 }
+
+#[tokio::test]
+async fn a_used_session_varies_on_cookie_and_a_new_cookie_is_never_cached() {
+    let cached = Router::new().route(
+        "/cached/{key}/{value}",
+        post(
+            |session: Session, Path((key, value)): Path<(String, i64)>| async move {
+                session.insert(&key, &value).unwrap();
+                ([(header::CACHE_CONTROL, "public, max-age=60")], "ok")
+            },
+        ),
+    );
+    let layer = SessionLayer::builder(keys(&[KEY])).build().unwrap();
+    let mut browser = Browser::new(app_with(layer, cached));
+    let header = |response: &Response, name| {
+        let values = response.headers().get_all(name).iter();
+        values
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let written = browser.post("/set/n/1").await;
+    assert_eq!(header(&written, header::VARY), ["Cookie"]);
+    assert_eq!(
+        header(&written, header::CACHE_CONTROL),
+        ["private, no-store"]
+    );
+    let (read, _) = browser.send("GET", "/").await;
+    assert_eq!(header(&read, header::VARY), ["Cookie"]);
+    assert!(header(&read, header::CACHE_CONTROL).is_empty());
+    let (untouched, _) = browser.send("GET", "/untouched").await;
+    assert!(header(&untouched, header::VARY).is_empty());
+    let own = browser.post("/cached/m/2").await;
+    assert!(set_cookie(&own).is_some());
+    assert_eq!(header(&own, header::CACHE_CONTROL), ["public, max-age=60"]);
+    let signed_out = browser.post("/logout").await;
+    assert_eq!(
+        header(&signed_out, header::CACHE_CONTROL),
+        ["private, no-store"]
+    );
+}

@@ -35,12 +35,17 @@ def draw(
     overhead: dict[str, dict[str, float]],
     http_ratio: dict[str, dict[str, float]] | None,
     note: str,
+    http_cpu_ratio: dict[str, dict[str, float]] | None = None,
+    http_title: str = "Over HTTP (uvicorn + wrk)",
 ) -> None:
     """Write the chart to `path` (PNG).
 
     overhead: scenario -> variant -> µs above bare (in process; bare itself left out).
-    http_ratio: scenario -> variant -> median req/s over bare's median req/s, or None.
-    note: one line under the title (versions, clock).
+    http_ratio: scenario -> variant -> req/s relative to bare's, or None (no HTTP panel).
+    http_cpu_ratio: the same from the server's CPU time per request (bare's over the
+    variant's), drawn as a marker on each bar: on a busy machine req/s also measures how much of
+    a core the server got, its CPU time does not.
+    note: one line at the bottom (versions, clocks).
     """
     import matplotlib
 
@@ -74,9 +79,20 @@ def draw(
         http_scenarios = list(http_ratio)
         http_variants = [v for v in next(iter(http_ratio.values()), {}) if v != "bare"]
         _bars(ax, http_scenarios, http_variants, lambda s, v: http_ratio[s][v], "{:.2f}".format)
+        if http_cpu_ratio:
+            width = 0.8 / max(1, len(http_variants))
+            for i, v in enumerate(http_variants):
+                xs = [
+                    k + (i - (len(http_variants) - 1) / 2) * width
+                    for k in range(len(http_scenarios))
+                ]
+                ys = [http_cpu_ratio[s][v] for s in http_scenarios]
+                ax.plot(xs, ys, "D", color="black", markersize=3.5, zorder=3,
+                        label="by server CPU time" if i == 0 else None)  # fmt: skip
+            ax.legend(fontsize=7, loc="upper left", frameon=False, ncols=2)
         ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
         ax.set_ylim(0, 1.3)
-        ax.set_title("Over HTTP (uvicorn + wrk)", fontsize=10)
+        ax.set_title(http_title, fontsize=10)
         ax.set_ylabel("requests/s relative to the bare app (higher is better)", fontsize=9)
     fig.suptitle("Session middleware cost per request", fontsize=12)
     fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=7, color="#444444")

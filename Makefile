@@ -83,7 +83,7 @@ test: build ## Rust tests, clippy, then pytest (PYTEST_ARGS=... passes options o
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
-bench: build ## compare with other session middlewares (Python; axum vs tower-sessions), bound writes, contention (BENCH_ARGS=--quick: smoke run)
+bench: build ## compare with other session middlewares (Python, drawn into docs/bench.png; axum vs tower-sessions), bound writes, contention (BENCH_ARGS=--quick: smoke run)
 	$(VENV_PY) benches/bench_middleware.py $(BENCH_ARGS)
 	@# The axum layer against tower-sessions 0.15, in process (benches/axum-bench; starts its own
 	@# redis-server, which the Python bench above installs when missing).

@@ -40,21 +40,31 @@ Both clocks are read around every batch; for the Redis variants (whose requests 
 server) the overhead is shown in both, the targets use the main clock.
 
 ``--http`` (on by default in a full run, off under ``--quick``) also serves the app over HTTP: one
-uvicorn process per variant (one worker, 127.0.0.1, a free port, no access log), loaded by ``wrk``
+uvicorn process per variant (one worker, 127.0.0.1, a free port, no access log; ``--uvicorn
+standard``, the default, serves with httptools and uvloop as ``uvicorn[standard]`` does in
+production, ``--uvicorn plain`` with pure-Python h11 and asyncio's loop), loaded by ``wrk``
 (Debian's, installed with apt-get when missing) with 1 thread and 16 keep-alive connections for a
 fixed time per cell (5 rounds x 2 s, after a 1 s warm-up). Each variant gets 64 seeded sessions and
 wrk sends their cookies in turn (a Lua script), so concurrent requests are different users, as in
 production. Cells are interleaved over rounds like in process; the figure is the median requests
 per second. The server is the bottleneck, so its time per request is 1/(req/s) and the overhead
 over bare is 1/rps - 1/rps(bare); the CPU time of the uvicorn process (all its threads, from /proc)
-per request is shown too, steadier on a noisy machine. The HTTP target lines compare both.
+per request is shown too, steadier on a noisy machine. The HTTP target lines compare both, and
+check that cookie sessions keep at least 0.85 of bare's throughput (issue 14) in both.
+Every HTTP variant gets the same request (a Cookie header of about the same size; bare gets a
+dummy one) and answers the same body; only a session variant's Set-Cookie differs, as it would.
+
+A full run draws the in-process overheads and the HTTP requests/s relative to bare as a PNG chart
+(``benches/chart.py``, matplotlib) into ``docs/bench.png``, which the README shows; ``--chart PNG``
+draws it elsewhere, and a ``--quick`` or ``--variants`` run draws none unless asked.
 
 Usage: ``python benches/bench_middleware.py [--quick] [--http | --no-http] [--variants A,B]
-[--http-rounds N] [--http-seconds S] [--http-warmup S] [--connections N] [--allow-missing]
-[--strict] [--wall] [--json FILE]``. A full run takes about 3 minutes. ``--quick`` (2 short rounds,
-~5 s; no HTTP unless ``--http``) is for smoke tests: run it as a subprocess, or load this file with
-``importlib.util.spec_from_file_location`` and call ``main(["--quick"])``, which returns the exit
-code (0 ok, 1 a target missed under ``--strict``, 2 a broken variant or missing library).
+[--http-rounds N] [--http-seconds S] [--http-warmup S] [--connections N] [--uvicorn SETUP]
+[--allow-missing] [--strict] [--wall] [--json FILE] [--chart PNG]``. A full run takes about 3
+minutes. ``--quick`` (2 short rounds, ~5 s; no HTTP unless ``--http``) is for smoke tests: run it
+as a subprocess, or load this file with ``importlib.util.spec_from_file_location`` and call
+``main(["--quick"])``, which returns the exit code (0 ok, 1 a target missed under ``--strict``, 2
+a broken variant or missing library).
 """
 
 from __future__ import annotations
@@ -65,6 +75,7 @@ import contextlib
 import gc
 import http.client
 import importlib
+import importlib.util
 import itertools
 import json
 import os
@@ -129,6 +140,8 @@ HTTP_SCENARIOS = ("read", "write")
 HTTP_SESSIONS = 64  # seeded sessions per variant; wrk sends their cookies in turn
 HOST = "127.0.0.1"
 TARGET_RATIO, TARGET_UNTOUCHED = 0.5, 0.05
+TARGET_HTTP_COOKIE = 0.85  # issue 14: cookie sessions keep this share of bare's requests/s
+CHART = ROOT / "docs" / "bench.png"  # what a full run draws; the README shows it
 _counter = itertools.count(1)
 
 
@@ -490,12 +503,34 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _COOKIE_OK = re.compile(r"[!#-\[\]-~]+")  # printable ASCII without space, quote and backslash
 
 
-def serve(variant: str, port: int, redis_url: str | None) -> int:
+# How uvicorn parses HTTP and runs its event loop: "standard" is what `pip install
+# uvicorn[standard]` gives and production runs (httptools' C parser, uvloop), "plain" is bare
+# `pip install uvicorn` (h11, pure Python, and asyncio's loop). uvicorn picks standard by itself
+# when both are installed; the bench names its choice so that the figures say what they measured.
+SERVER_SETUPS = {"standard": ("httptools", "uvloop"), "plain": ("h11", "asyncio")}
+
+
+def server_setup(name: str) -> str:
+    """The setup as text, with versions; ImportError if its libraries are missing."""
+    http, loop = SERVER_SETUPS[name]
+    parts = []
+    for module in (http, loop):
+        if module != "asyncio":
+            importlib.import_module(module)
+            parts.append(f"{module} {metadata.version(module)}")
+    return f"{name}: " + " + ".join(parts + (["asyncio"] if loop == "asyncio" else []))
+
+
+def serve(variant: str, port: int, redis_url: str | None, setup: str) -> int:
     """Run one variant under uvicorn (the child process of ``--http``) until SIGTERM."""
     import uvicorn
 
+    http, loop = SERVER_SETUPS[setup]
     app = build_app(variant, redis_url)
-    uvicorn.run(app, host=HOST, port=port, workers=1, access_log=False, log_level="warning")
+    uvicorn.run(
+        app, host=HOST, port=port, workers=1, access_log=False, log_level="warning",
+        http=http, loop=loop,
+    )  # fmt: skip
     return 0
 
 
@@ -604,10 +639,12 @@ def run_wrk(
 class Served:
     """One variant under uvicorn in a child process (stopped by close())."""
 
-    def __init__(self, variant: str, port: int, redis_url: str | None, log: Path) -> None:
+    def __init__(
+        self, variant: str, port: int, redis_url: str | None, log: Path, setup: str
+    ) -> None:
         self.variant, self.port, self.log = variant, port, log
         command = [sys.executable, str(Path(__file__).resolve()), "--serve", variant]
-        command += ["--port", str(port)]
+        command += ["--port", str(port), "--uvicorn", setup]
         if redis_url is not None and variant in REDIS_PREFIX:
             command += ["--redis-url", redis_url]
         with log.open("wb") as out:
@@ -652,6 +689,7 @@ def http_bench(
     seconds: int,
     warmup: int,
     connections: int,
+    setup: str,
 ) -> dict[str, Any]:
     wrk = wrk_binary()
     servers = servers_module()
@@ -664,7 +702,8 @@ def http_bench(
         served: dict[str, Served] = {}
         try:
             for v in variants:  # all up at once: an idle server costs nothing
-                served[v] = Served(v, servers.free_port(), redis_url, Path(tmp, f"{v}.log"))
+                log = Path(tmp, f"{v}.log")
+                served[v] = Served(v, servers.free_port(), redis_url, log, setup)
             scripts: dict[str, Path] = {}
             cookies: dict[str, list[str]] = {}
             for v in variants:
@@ -701,6 +740,7 @@ def http_bench(
         "seconds": seconds,
         "warmup": warmup,
         "connections": connections,
+        "server": server_setup(setup),
         "wrk": wrk_version(wrk),
     }
 
@@ -734,6 +774,10 @@ def versions() -> str:
 
 def target(value: float, shown: str, limit: float, limit_shown: str) -> dict[str, Any]:
     return {"value": value, "shown": shown, "goal": f"<= {limit_shown}", "ok": value <= limit}
+
+
+def floor_target(value: float, floor: float) -> dict[str, Any]:
+    return {"value": value, "shown": f"{value:.2f}", "goal": f">= {floor}", "ok": value >= floor}
 
 
 def ratio_target(over: float, base: float) -> dict[str, Any]:
@@ -873,14 +917,50 @@ def summarize_http(res: dict[str, Any], variants: list[str]) -> tuple[list[str],
             f"worst {worst:.0%} ({cell})"
         )
     targets: dict[str, dict[str, Any]] = {}
+    if "scsession-cookie" in variants:
+        # The share of bare's throughput kept, per round (paired), then the median: in req/s,
+        # and in server CPU time per request (bare's over the variant's).
+        for s in HTTP_SCENARIOS:
+            pairs = zip(rates[s]["scsession-cookie"], rates[s]["bare"], strict=True)
+            name = f"HTTP {s} (req/s): scsession-cookie / bare"
+            targets[name] = floor_target(med([a / b for a, b in pairs]), TARGET_HTTP_COOKIE)
+            pairs = zip(cpu[s]["bare"], cpu[s]["scsession-cookie"], strict=True)
+            name = f"HTTP {s} (server CPU): bare / scsession-cookie"
+            targets[name] = floor_target(med([a / b for a, b in pairs]), TARGET_HTTP_COOKIE)
     if set(REDIS_PAIR) <= set(variants):
         ss, sc = REDIS_PAIR
         for basis, over in (("server CPU", over_cpu), ("1/rps", over_wall)):
             for s in HTTP_SCENARIOS:
                 name = f"HTTP {s} ({basis}): {sc} overhead / {ss} overhead"
                 targets[name] = ratio_target(over[s][sc], over[s][ss])
+    if targets:
         lines += ["", *target_lines(targets)]
     return lines, targets
+
+
+def draw_chart(
+    path: Path, res: dict[str, Any], variants: list[str], http_res: dict[str, Any] | None
+) -> None:
+    """benches/chart.py draws the in-process overheads and, if measured, HTTP req/s vs bare."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_chart", Path(__file__).with_name("chart.py")
+    )
+    assert spec is not None and spec.loader is not None
+    chart = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chart)
+    ratio = cpu_ratio = None
+    title = "Over HTTP"
+    if http_res is not None:
+        med, rates, cpu = statistics.median, http_res["rates"], http_res["cpu_us"]
+        ratio = {s: {v: med(rates[s][v]) / med(rates[s]["bare"]) for v in rates[s]} for s in rates}
+        cpu_ratio = {s: {v: med(cpu[s]["bare"]) / med(cpu[s][v]) for v in cpu[s]} for s in cpu}
+        title = f"Over HTTP (uvicorn {http_res['server'].split(':')[0]}, wrk)"
+    note = (
+        f"{versions()}. In process: {res['clock']} time, median of paired per-round differences"
+        + ("" if http_res is None else f"; HTTP: medians of {http_res['rounds']} rounds")
+        + f"; {os.cpu_count()} cores. Compare ratios, not absolute times."
+    )
+    chart.draw(path, overheads(res["times"], variants), ratio, note, cpu_ratio, title)
 
 
 def redis_version(servers: ModuleType, port: int) -> str:
@@ -908,6 +988,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--http-warmup", type=int, help="wrk warm-up per cell, s (default 1)")
     ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     ap.add_argument(
+        "--uvicorn",
+        choices=sorted(SERVER_SETUPS),
+        default="standard",
+        help="uvicorn's HTTP parser and loop: standard = httptools + uvloop, as uvicorn[standard] "
+        "(default), plain = h11 + asyncio",
+    )
+    ap.add_argument(
         "--allow-missing",
         action="store_true",
         help="skip variants whose library is not importable instead of failing",
@@ -917,12 +1004,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--wall", action="store_true", help="time with the wall clock instead of CPU time"
     )
+    ap.add_argument(
+        "--chart",
+        metavar="PNG",
+        help=f"draw the tables as a PNG chart there (default: {CHART.relative_to(ROOT)} on a "
+        "full run, none with --quick or --variants)",
+    )
     ap.add_argument("--serve", metavar="VARIANT", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--redis-url", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.serve:
-        return serve(args.serve, args.port, args.redis_url)
+        return serve(args.serve, args.port, args.redis_url, args.uvicorn)
     rounds = args.rounds or (2 if args.quick else 7)
     batch_s = args.batch_seconds or (0.02 if args.quick else 0.2)
     http = args.http if args.http is not None else not args.quick
@@ -990,21 +1083,27 @@ def main(argv: list[str] | None = None) -> int:
                 servers_module().redis_command(redis_port, "FLUSHDB")
             try:
                 import uvicorn
+
+                setup = server_setup(args.uvicorn)
             except ImportError as exc:
-                print(f"BROKEN: --http needs uvicorn ({exc})", file=sys.stderr)
+                print(
+                    f"BROKEN: --http needs uvicorn and its setup ({exc}): make venv",
+                    file=sys.stderr,
+                )
                 return 2
             print(
-                f"\n## Over HTTP\n\nuvicorn {uvicorn.__version__}, 1 worker on {HOST} (no access "
-                f"log); wrk 1 thread, {args.connections} connections, {HTTP_SESSIONS} sessions "
-                f"per variant sent in turn; {http_rounds} round(s) x {http_seconds} s per cell "
-                f"after a {http_warmup} s warm-up, interleaved; median requests/s "
+                f"\n## Over HTTP\n\nuvicorn {uvicorn.__version__} ({setup}), 1 worker on {HOST} "
+                f"(no access log); wrk 1 thread, {args.connections} connections, "
+                f"{HTTP_SESSIONS} sessions per variant sent in turn; {http_rounds} round(s) x "
+                f"{http_seconds} s per cell after a {http_warmup} s warm-up, interleaved; "
+                "median requests/s "
                 "(higher is better).\n",
                 flush=True,
             )
             try:
                 hres = http_bench(
                     http_variants, redis_url, http_rounds, http_seconds, http_warmup,
-                    args.connections,
+                    args.connections, args.uvicorn,
                 )  # fmt: skip
             except BenchError as exc:
                 print(f"BROKEN: {exc}", file=sys.stderr)
@@ -1013,6 +1112,16 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(hlines))
             targets.update(htargets)
             output["http"] = hres
+    chart_path = Path(args.chart) if args.chart else None
+    if chart_path is None and not args.quick and not args.variants:
+        chart_path = CHART
+    if chart_path is not None:
+        try:
+            draw_chart(chart_path, res, variants, output.get("http"))
+        except ImportError as exc:
+            print(f"BROKEN: the chart needs matplotlib ({exc}): make venv", file=sys.stderr)
+            return 2
+        print(f"\nChart: {chart_path}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({**output, "targets": targets}, f, indent=1)

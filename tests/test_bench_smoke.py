@@ -43,18 +43,27 @@ def test_bench_runs_and_every_variant_behaves(capsys: pytest.CaptureFixture[str]
     assert "untouched" in out
     assert "scsession-redis overhead / starsessions-redis overhead" in out
     assert "Over HTTP" not in out  # --quick leaves HTTP out
+    assert "Chart:" not in out  # and does not redraw the committed chart
 
 
-def test_bench_http_mode_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    """The HTTP mode on the Redis pair, as short as it goes (about 10 s)."""
+def test_bench_http_mode_runs_and_draws_its_chart(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The HTTP mode on the Redis pair and the cookie variant, as short as it goes (about 10 s),
+    drawing its chart to a temporary file (a quick run draws none unless asked)."""
     bench = load_bench()
+    chart = tmp_path / "bench.png"
     argv = ["--quick", "--rounds", "1", "--batch-seconds", "0.005", "--http"]
-    argv += ["--variants", "starsessions-redis,scsession-redis"]
+    argv += ["--variants", "scsession-cookie,starsessions-redis,scsession-redis"]
     argv += ["--http-rounds", "1", "--http-seconds", "1", "--http-warmup", "0"]
+    argv += ["--chart", str(chart)]
     assert bench.main(argv) == 0
     out = capsys.readouterr().out
     assert "Over HTTP" in out
+    assert "(standard: httptools " in out
     assert "HTTP read (server CPU): scsession-redis overhead / starsessions-redis overhead" in out
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert f"Chart: {chart}" in out
 
 
 def test_bound_session_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,8 @@ Each variant is the same Starlette app (Route endpoints) with a different sessio
     scsession-memory   SCsessionMiddleware with MemoryStore (cookie holds id + MAC)
     starsessions-redis starsessions with its own RedisStore (redis-py asyncio client)
     scsession-redis    SCsessionMiddleware with scsession.RedisStore (cookie holds id + MAC)
+    scsession-redis-on-demand  the same with load="on_demand": its handlers await
+                       scsession.load_session(request) first, and untouched reads nothing
 
 The two Redis variants share one redis-server that the bench starts itself on a loopback port
 (tests/servers.py; Debian's redis-server is installed with apt-get when missing), each under a
@@ -119,8 +121,14 @@ VARIANTS = (
     "scsession-memory",
     "starsessions-redis",
     "scsession-redis",
+    "scsession-redis-on-demand",
 )
-SC_VARIANTS = ("scsession-cookie", "scsession-memory", "scsession-redis")
+SC_VARIANTS = (
+    "scsession-cookie",
+    "scsession-memory",
+    "scsession-redis",
+    "scsession-redis-on-demand",
+)
 # Modules each variant needs (the Redis variants also need redis-py: the bench checks with it
 # that their records really are in Redis).
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -131,9 +139,14 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "scsession-memory": ("scsession",),
     "starsessions-redis": ("starsessions.stores.redis", "redis"),
     "scsession-redis": ("scsession", "redis"),
+    "scsession-redis-on-demand": ("scsession", "redis"),
 }
 # The Redis variants share one redis-server, each under its own key prefix.
-REDIS_PREFIX = {"starsessions-redis": "bench-starsessions:", "scsession-redis": "bench-scsession:"}
+REDIS_PREFIX = {
+    "starsessions-redis": "bench-starsessions:",
+    "scsession-redis": "bench-scsession:",
+    "scsession-redis-on-demand": "bench-scsession-on-demand:",
+}
 REDIS_PAIR = ("starsessions-redis", "scsession-redis")
 HTTP_VARIANTS = ("bare", "starlette", "starsessions-redis", "scsession-cookie", "scsession-redis")
 HTTP_SCENARIOS = ("read", "write")
@@ -195,6 +208,26 @@ SESSION_ROUTES = [Route(f"/{p}", f) for p, f in zip(PATHS, SESSION_HANDLERS, str
 BARE_ROUTES = [Route(f"/{p}", f) for p, f in zip(PATHS, BARE_HANDLERS, strict=True)]
 
 
+def loading(handler: Any) -> Any:
+    """`handler` for load="on_demand": it loads the session first, as such an app does."""
+
+    async def loaded(request: Request) -> PlainTextResponse:
+        from scsession import load_session
+
+        await load_session(request)
+        response: PlainTextResponse = await handler(request)
+        return response
+
+    return loaded
+
+
+# load="on_demand": every handler that uses the session loads it; untouched does not.
+ON_DEMAND_ROUTES = [
+    Route(f"/{p}", f if f is untouched else loading(f))
+    for p, f in zip(PATHS, SESSION_HANDLERS, strict=True)
+]
+
+
 def require(variant: str) -> None:
     """ImportError if a library the variant needs is missing."""
     for module in NEEDS[variant]:
@@ -243,11 +276,22 @@ def build_app(variant: str, redis_url: str | None = None) -> Starlette:
         store = None
         if variant == "scsession-memory":
             store = MemoryStore()
-        elif variant == "scsession-redis":
+        elif variant in ("scsession-redis", "scsession-redis-on-demand"):
             store = RedisStore(redis_url, prefix=REDIS_PREFIX[variant])
+        load = "on_demand" if variant == "scsession-redis-on-demand" else "eager"
         mw = [
-            Middleware(SCsessionMiddleware, secret_key=SECRET, store=store, cookie_https_only=False)
+            Middleware(
+                SCsessionMiddleware,
+                secret_key=SECRET,
+                store=store,
+                cookie_https_only=False,
+                load=load,
+            )
         ]
+        if load == "on_demand":
+            app = Starlette(routes=ON_DEMAND_ROUTES, middleware=mw)
+            app.state.aclose = aclose
+            return app
     app = Starlette(routes=SESSION_ROUTES, middleware=mw)
     app.state.aclose = aclose
     return app
@@ -869,6 +913,22 @@ def summarize(res: dict[str, Any], variants: list[str]) -> tuple[list[str], dict
         for s in ("read", "write"):
             name = f"{s}: {sc} overhead / {ss} overhead"
             targets[name] = ratio_target(over[s][sc], over[s][ss])
+    on_demand = "scsession-redis-on-demand"
+    if {"scsession-redis", on_demand} <= set(variants):
+        lines += [
+            "",
+            'scsession-redis, load="eager" (default) and load="on_demand", overhead over bare '
+            "(µs/request, main clock):",
+            "",
+            "| scenario | eager | on_demand |",
+            "|---|---|---|",
+        ]
+        for s in SCENARIOS:
+            eager, lazy = over[s]["scsession-redis"], over[s][on_demand]
+            lines.append(f"| {s} | {eager:+.1f} | {lazy:+.1f} |")
+        rel = med([a / b - 1 for a, b in paired("untouched", on_demand)])
+        name = f"untouched: {on_demand} vs bare"
+        targets[name] = target(rel, f"{rel:+.1%}", TARGET_UNTOUCHED, f"{TARGET_UNTOUCHED:+.0%}")
     if targets:
         lines += ["", *target_lines(targets)]
     return lines, targets

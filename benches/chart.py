@@ -26,8 +26,10 @@ COLORS = {
     "scsession-memory": "#5aa7e0",
     "starsessions-redis": "#d0703c",
     "scsession-redis": "#2c8c5a",
+    "scsession-redis-on-demand": "#8fd19e",
 }
-NETWORK = ("starsessions-redis", "scsession-redis")  # drawn on a panel of their own
+# Drawn on a panel of their own.
+NETWORK = ("starsessions-redis", "scsession-redis", "scsession-redis-on-demand")
 
 
 def draw(

@@ -119,6 +119,8 @@ pub struct Engine {
     cookie: CookieSettings,
     set_cookie: SetCookie,
     empty: Vec<u8>,
+    /// [`EXPIRY_KEY`], encoded once: it is looked for in every session opened.
+    expiry_key: Vec<u8>,
 }
 
 impl Engine {
@@ -136,6 +138,8 @@ impl Engine {
             set_cookie: SetCookie::new(&cookie),
             cookie,
             empty: empty_dict(),
+            expiry_key: format::encode(&format::Value::Str(EXPIRY_KEY.to_owned()))
+                .unwrap_or_default(),
         })
     }
 
@@ -349,7 +353,11 @@ impl Engine {
 
     fn lifetime_of(&self, entries: &[format::Entry<'_>]) -> SessionLifetime {
         let mut lifetime = self.default_lifetime();
-        match state::entry(entries, EXPIRY_KEY) {
+        let value = entries
+            .iter()
+            .find(|(key, _)| *key == self.expiry_key.as_slice())
+            .and_then(|(_, value)| format::decode(value).ok());
+        match value {
             Some(format::Value::Int(seconds)) if seconds > 0 => {
                 let seconds = seconds.unsigned_abs();
                 let limits = &mut lifetime.limits;

@@ -9,6 +9,9 @@ MAKEFLAGS += --no-builtin-rules
 
 PYTHON ?= python3
 DEMO_PORT ?= 8000
+# The store servers `make demo` starts when nothing listens there (and stops when it ends).
+DEMO_REDIS_PORT ?= 6379
+DEMO_POSTGRES_PORT ?= 5432
 # Where `make demo` keeps sessions: cookie, memory, redis or postgres (servers start on loopback).
 STORE ?= cookie
 PYTEST_ARGS ?=
@@ -68,15 +71,32 @@ $(BUILD_STAMP): $(RUST_SOURCES) pyproject.toml | $(VENV_STAMP)
 	@touch $@
 
 demo: build ## serve the example shop on http://127.0.0.1:8000/ (DEMO_PORT; STORE=memory, redis, postgres)
-	@bash examples/shop/start_store.sh "$(STORE)"
-	@secret="$${SESSION_SECRET:-}"; \
+	@# A store server the demo starts (on DEMO_REDIS_PORT / DEMO_POSTGRES_PORT) is stopped when
+	@# the demo ends: Ctrl-C, `kill` of make, or uvicorn exiting. start_store.sh writes what it
+	@# started into a marker file, and only that is stopped; a server found running stays. Uvicorn
+	@# runs in the background so that this shell can pass a SIGTERM (make forwards only that) on.
+	@marker="$$(mktemp /tmp/scsession-demo-started.XXXXXX)"; \
+	trap 'bash examples/shop/start_store.sh stop "$$marker"; rm -f "$$marker"' EXIT; \
+	DEMO_REDIS_PORT=$(DEMO_REDIS_PORT) DEMO_POSTGRES_PORT=$(DEMO_POSTGRES_PORT) \
+		bash examples/shop/start_store.sh "$(STORE)" "$$marker"; \
+	secret="$${SESSION_SECRET:-}"; \
 	if [ -z "$$secret" ]; then \
 		secret="$$($(VENV_PY) -m scsession keygen)"; \
 		echo "SESSION_SECRET is not set: using a new random one (sessions end with this server)."; \
 	fi; \
+	url="$${SCSESSION_STORE_URL:-}"; \
+	case "$(STORE)" in \
+		redis) url="$${url:-redis://127.0.0.1:$(DEMO_REDIS_PORT)/0}" ;; \
+		postgres) url="$${url:-postgresql://postgres@127.0.0.1:$(DEMO_POSTGRES_PORT)/postgres}" ;; \
+	esac; \
 	echo "scsession shop, $(STORE) sessions: open http://127.0.0.1:$(DEMO_PORT)/"; \
-	SESSION_SECRET="$$secret" SCSESSION_STORE="$(STORE)" exec $(VENV_PY) -m uvicorn \
-		--app-dir examples shop.app:app --host 127.0.0.1 --port $(DEMO_PORT)
+	server=; trap 'if [ -n "$$server" ]; then kill -TERM "$$server" 2>/dev/null || true; fi' INT TERM; \
+	SESSION_SECRET="$$secret" SCSESSION_STORE="$(STORE)" SCSESSION_STORE_URL="$$url" \
+		$(VENV_PY) -m uvicorn --app-dir examples shop.app:app \
+		--host 127.0.0.1 --port $(DEMO_PORT) & server=$$!; \
+	status=0; wait "$$server" || status=$$?; \
+	while kill -0 "$$server" 2>/dev/null; do status=0; wait "$$server" || status=$$?; done; \
+	exit $$status
 
 test: build ## Rust tests, clippy, then pytest (PYTEST_ARGS=... passes options on)
 	cargo test --workspace

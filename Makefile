@@ -93,7 +93,7 @@ $(DIST_STAMP): $(RUST_SOURCES) $(PACKAGE_SOURCES) | $(VENV_STAMP)
 		-i $(VENV_PY) --out dist
 	@mv $@.started $@
 
-demo: build ## serve the example shop on http://127.0.0.1:8000/ (DEMO_PORT; STORE=memory, redis, postgres)
+demo: build ## serve the example shop on http://127.0.0.1:8000/ (DEMO_PORT; STORE=memory, redis, postgres: started on DEMO_REDIS_PORT / DEMO_POSTGRES_PORT, stopped at the end)
 	@# A store server the demo starts (on DEMO_REDIS_PORT / DEMO_POSTGRES_PORT) is stopped when
 	@# the demo ends: Ctrl-C, `kill` of make, or uvicorn exiting. start_store.sh writes what it
 	@# started into a marker file, and only that is stopped; a server found running stays. Uvicorn
@@ -198,8 +198,9 @@ format: venv ## apply ruff fixes, ruff format and cargo fmt
 	$(VENV)/bin/ruff format
 	cargo fmt --all
 
-clean: ## remove build outputs and caches (keeps .venv; rm -rf .venv for a fresh one)
+clean: ## remove build outputs (dist/ too) and caches (keeps .venv and .venv-lowest; rm -rf them for fresh ones)
 	cargo clean
 	rm -f python/scsession/_core*.so $(BUILD_STAMP)
+	rm -rf dist
 	rm -rf .pytest_cache .mypy_cache .ruff_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

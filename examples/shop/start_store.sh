@@ -87,7 +87,7 @@ stop_started() {
     while read -r kind what bin; do
         case "$kind" in
             redis)  # a pid from redis's pid file, checked to still be a redis-server
-                if [ "$(cat "/proc/$what/comm" 2>/dev/null)" = redis-server ]; then
+                if [[ "$(ps -o comm= -p "$what" 2>/dev/null)" == *redis-server* ]]; then
                     kill -TERM "$what"
                     for _ in $(seq 100); do kill -0 "$what" 2>/dev/null || break; sleep 0.05; done
                     echo "redis: stopped (pid $what)"

@@ -8,13 +8,12 @@ use crate::store::{users, MemoryStore, UserKeys};
 const NOW: u64 = 1_700_000_000;
 
 fn engine() -> Engine {
+    engine_with(Lifetime::new(Some(3600), Some(600)))
+}
+
+fn engine_with(lifetime: Lifetime) -> Engine {
     let keys = KeyRing::new(&[[9u8; 32]]).unwrap();
-    Engine::new(
-        keys,
-        CookieSettings::new("session"),
-        Lifetime::new(Some(3600), Some(600)),
-    )
-    .unwrap()
+    Engine::new(keys, CookieSettings::new("session"), lifetime).unwrap()
 }
 
 fn dict(pairs: &[(&str, Value)]) -> Vec<u8> {
@@ -325,13 +324,7 @@ fn a_bound_session_ended_elsewhere_leaves_no_index_entry_behind() {
 }
 
 fn engine_without_idle() -> Engine {
-    let keys = KeyRing::new(&[[9u8; 32]]).unwrap();
-    Engine::new(
-        keys,
-        CookieSettings::new("session"),
-        Lifetime::new(Some(3600), None),
-    )
-    .unwrap()
+    engine_with(Lifetime::new(Some(3600), None))
 }
 
 #[test]

@@ -926,9 +926,6 @@ def summarize(res: dict[str, Any], variants: list[str]) -> tuple[list[str], dict
         for s in SCENARIOS:
             eager, lazy = over[s]["scsession-redis"], over[s][on_demand]
             lines.append(f"| {s} | {eager:+.1f} | {lazy:+.1f} |")
-        rel = med([a / b - 1 for a, b in paired("untouched", on_demand)])
-        name = f"untouched: {on_demand} vs bare"
-        targets[name] = target(rel, f"{rel:+.1%}", TARGET_UNTOUCHED, f"{TARGET_UNTOUCHED:+.0%}")
     if targets:
         lines += ["", *target_lines(targets)]
     return lines, targets

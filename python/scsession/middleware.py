@@ -145,6 +145,9 @@ class SCsessionMiddleware:
         self._cache_control = None if cache_control is None else cache_control.encode("latin-1")
         self._on_demand = load == "on_demand"
         self._on_event = on_event
+        # Cookie sessions with no event hook, loaded lazily: saved without I/O by a plain
+        # send wrapper (the path most requests take, decided once here).
+        self._plain_cookie = store is None and on_event is None and not self._on_demand
         self._cookie_loader = self._open_cookie  # a bound method made once, not per request
         self._cookie_marker = cookie_name.encode("latin-1") + b"="  # for a debug line only
         self._migrator: Migrator | None = None
@@ -199,7 +202,7 @@ class SCsessionMiddleware:
 
         if scope["type"] == "websocket":
             await serve_socket(self, scope, receive, send, session)
-        elif self.store is None and self._on_event is None and deferred is None:
+        elif self._plain_cookie:
             # A plain function returning send's awaitable: no extra coroutine per message.
 
             def send_wrapper(message: Message) -> Awaitable[None]:

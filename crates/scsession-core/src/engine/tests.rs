@@ -37,6 +37,13 @@ fn cookie_of(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
+/// The `Cookie` header of a new cookie session holding `data`, written at `now`.
+fn new_cookie(engine: &Engine, data: &[u8], now: u64) -> String {
+    let mut opened = engine.open_cookie([&b""[..]], now);
+    let finished = engine.finish_cookie(&mut opened.state, data, now).unwrap();
+    cookie_of(&finished.set_cookie.unwrap())
+}
+
 fn kinds(outcome: &Outcome) -> Vec<&'static str> {
     outcome.events().iter().map(|e| e.kind.as_str()).collect()
 }
@@ -90,15 +97,8 @@ fn an_expired_or_foreign_cookie_is_a_new_session_and_says_which_expired() {
 #[test]
 fn idle_sessions_are_refreshed_without_an_event() {
     let engine = engine();
-    let mut opened = engine.open_cookie([&b""[..]], NOW);
     let data = dict(&[("a", Value::Int(1))]);
-    let header = cookie_of(
-        &engine
-            .finish_cookie(&mut opened.state, &data, NOW)
-            .unwrap()
-            .set_cookie
-            .unwrap(),
-    );
+    let header = new_cookie(&engine, &data, NOW);
     let mut later = engine.open_cookie([header.as_bytes()], NOW + 61);
     let done = engine
         .finish_cookie(&mut later.state, &data, NOW + 61)
@@ -386,14 +386,7 @@ fn a_browser_session_cookie_has_no_max_age_but_still_ends_on_the_server() {
 fn a_sessions_own_expiry_is_kept_through_regenerate_and_counts_from_it() {
     let engine = engine_without_idle();
     let data = dict(&[(EXPIRY_KEY, Value::Int(100))]);
-    let mut opened = engine.open_cookie([&b""[..]], NOW);
-    let header = cookie_of(
-        &engine
-            .finish_cookie(&mut opened.state, &data, NOW)
-            .unwrap()
-            .set_cookie
-            .unwrap(),
-    );
+    let header = new_cookie(&engine, &data, NOW);
     let mut opened = engine.open_cookie([header.as_bytes()], NOW + 50);
     assert_eq!(opened.state.created(), Some(NOW));
     opened.state.regenerate();

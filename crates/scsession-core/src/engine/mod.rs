@@ -353,11 +353,7 @@ impl Engine {
 
     fn lifetime_of(&self, entries: &[format::Entry<'_>]) -> SessionLifetime {
         let mut lifetime = self.default_lifetime();
-        let value = entries
-            .iter()
-            .find(|(key, _)| *key == self.expiry_key.as_slice())
-            .and_then(|(_, value)| format::decode(value).ok());
-        match value {
+        match state::entry(entries, &self.expiry_key) {
             Some(format::Value::Int(seconds)) if seconds > 0 => {
                 let seconds = seconds.unsigned_abs();
                 let limits = &mut lifetime.limits;

@@ -317,8 +317,9 @@ impl Write {
 /// writes).
 #[must_use]
 pub fn bound_user(data: &[u8]) -> Option<(String, Option<String>)> {
+    let key = format::encode(&Value::Str(BOUND_USER_KEY.to_owned())).ok()?;
     let entries = format::dict_entries(data).ok()?;
-    let Value::Dict(pairs) = entry(&entries, BOUND_USER_KEY)? else {
+    let Value::Dict(pairs) = entry(&entries, &key)? else {
         return None;
     };
     let field = |name: &str| {
@@ -337,9 +338,8 @@ pub fn bound_user(data: &[u8]) -> Option<(String, Option<String>)> {
     Some((user.clone(), agent))
 }
 
-/// The value under the string key `key` among a dict's `entries`, decoded.
-pub(crate) fn entry(entries: &[format::Entry<'_>], key: &str) -> Option<Value> {
-    let key = format::encode(&Value::Str(key.to_owned())).ok()?;
-    let (_, value) = entries.iter().find(|(k, _)| *k == key.as_slice())?;
+/// The value under `key` (an encoded key) among a dict's `entries`, decoded.
+pub(crate) fn entry(entries: &[format::Entry<'_>], key: &[u8]) -> Option<Value> {
+    let (_, value) = entries.iter().find(|(k, _)| *k == key)?;
     format::decode(value).ok()
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from scsession._outage import OUTAGE_ERRORS, go_offline, not_readable
+from scsession._outage import OUTAGE_ERRORS, UNREADABLE, go_offline, not_readable
 from scsession.exceptions import SessionNotLoadedError, StoreUnavailableError
 from scsession.session import UNLOADED, Session, staged
 
@@ -63,10 +63,7 @@ class Deferred:
         except OUTAGE_ERRORS as error:  # counted and logged by the saver
             if middleware._outage.policy == "fail":
                 not_readable(session, error)
-                raise StoreUnavailableError(
-                    "the session store is unavailable, so this request's session cannot be "
-                    "read; the request is answered 503 with Retry-After (on_store_error='fail')"
-                ) from error
+                raise StoreUnavailableError(UNREADABLE) from error
             go_offline(middleware, session, self._headers)
             return
         self.expired = opened.expired

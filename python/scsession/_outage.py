@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OUTAGE_ERRORS",
     "RETRY_AFTER",
+    "UNREADABLE",
     "Outage",
     "OutagePolicy",
     "go_offline",
@@ -53,6 +54,11 @@ SLOW_FAILURE = 0.2
 #: store answers again; past this many, the oldest are left to expire.
 MAX_PENDING_DELETES = 10_000
 
+#: What using a session that could not be read raises (``"fail"``).
+UNREADABLE = (
+    "the session store is unavailable, so this request's session cannot be read; the request "
+    "is answered 503 with Retry-After (on_store_error='fail')"
+)
 _BODY = b"Service Unavailable: the session store is not answering. Try again in a few seconds."
 
 
@@ -176,10 +182,7 @@ class _Unreadable:
         # Still unread: the next use raises too, and nothing is ever written.
         self.session._loader = self
         dict.__setitem__(self.session, "__scsession_not_loaded__", True)
-        raise StoreUnavailableError(
-            "the session store is unavailable, so this request's session cannot be read; the "
-            "request is answered 503 with Retry-After (on_store_error='fail')"
-        ) from self.error
+        raise StoreUnavailableError(UNREADABLE) from self.error
 
 
 async def serve_offline(

@@ -440,6 +440,13 @@ impl SqlStore {
     }
 }
 
+/// Whether a statement failed with SQLSTATE `code` only because a concurrent transaction won
+/// (40001 serialization failure, which MySQL/MariaDB give a deadlock victim; 40P01 PostgreSQL's
+/// deadlock): it was rolled back and may simply be tried again.
+fn lost_to_a_conflict(code: Option<&str>) -> bool {
+    matches!(code, Some("40001" | "40P01"))
+}
+
 impl SessionStore for SqlStore {
     async fn pause(&self, delay: Duration) {
         tokio::time::sleep(delay).await;
@@ -482,7 +489,17 @@ impl SessionStore for SqlStore {
         self.run(|pool| async move {
             let replaced = on_pool!(pool, p => sqlx::query(q).bind(blob).bind(new_version)
                 .bind(expires_at(ttl)).bind(&id).bind(version).bind(now)
-                .execute(p).await?.rows_affected());
+                .execute(p).await.map(|done| done.rows_affected()));
+            let replaced = match replaced {
+                Ok(rows) => rows,
+                // The database chose this UPDATE as a deadlock's victim and rolled it back
+                // (InnoDB, with writers of one row in several processes): nothing was written,
+                // as when another writer came first. Stale: the save reloads, merges, retries.
+                Err(sqlx::Error::Database(e)) if lost_to_a_conflict(e.code().as_deref()) => {
+                    return Ok(Swap::Stale);
+                }
+                Err(e) => return Err(e),
+            };
             if replaced > 0 {
                 return Ok(Swap::Done);
             }
@@ -641,6 +658,19 @@ impl SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_lost_conflict_is_a_stale_swap() {
+        // MariaDB's deadlock victim ("1213 (40001)"), PostgreSQL's serialization failure and
+        // deadlock: rolled back, so another try is safe.
+        for code in ["40001", "40P01"] {
+            assert!(lost_to_a_conflict(Some(code)), "{code}");
+        }
+        // A unique violation, a lock wait timeout (HY000), no code: real errors.
+        for code in [Some("23000"), Some("23505"), Some("HY000"), None] {
+            assert!(!lost_to_a_conflict(code), "{code:?}");
+        }
+    }
     use crate::seal::RECORD_VERSION_LEN;
 
     #[test]
